@@ -1,0 +1,21 @@
+//! Ports: the traits GoodRobot's core needs from the outside world, each with its own error
+//! type, and the application services (use cases) written against them.
+//!
+//! No adapter type appears here; adapters translate their drivers' errors into these.
+
+pub mod broker;
+pub mod cache;
+pub mod clock;
+pub mod notifier;
+pub mod rate_limit;
+pub mod repository;
+pub mod results;
+pub mod services;
+
+pub use broker::{Broker, BrokerError, Delivery, EnqueueOutcome, FetchRequest, LeaseToken, QueueStats};
+pub use cache::{Cache, CacheError, CacheExt};
+pub use clock::{Clock, SystemClock};
+pub use notifier::{Notification, Notifier, NotifyError, NotifyReceipt};
+pub use rate_limit::{RateDecision, RateLimitError, RateLimiter};
+pub use repository::{BidRepository, OrderRepository, RepoError, UserRepository};
+pub use results::{ResultBackend, ResultError};

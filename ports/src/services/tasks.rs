@@ -1,0 +1,427 @@
+//! Tasks from the producer's side: Celery's `apply_async` options, status, revoke, replay.
+
+use chrono::{DateTime, Duration as TimeDelta, Utc};
+use goodrobot_domain::{
+    ValidationError,
+    task::{
+        Priority, QueueName, StateUpdate, TaskContract, TaskFailure, TaskId, TaskMessage, TaskRecord, TaskState,
+        normalize_args, spec,
+    },
+};
+use serde_json::{Map, Value};
+use std::{sync::Arc, time::Duration};
+
+use super::AppError;
+use crate::{Broker, Clock, EnqueueOutcome, ResultBackend};
+
+/// When a task stops being worth running.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Expires {
+    /// Seconds after the task is sent (Celery's `expires=<number>`).
+    In(f64),
+    /// At a time (Celery's `expires=<datetime>`).
+    At(DateTime<Utc>),
+}
+
+/// Celery's `apply_async` options (all optional), plus `dedup_key`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TaskOptions {
+    /// Seconds from now; exclusive with `eta`.
+    pub countdown: Option<f64>,
+    pub eta: Option<DateTime<Utc>>,
+    pub expires: Option<Expires>,
+    pub priority: Option<u8>,
+    pub queue: Option<String>,
+    pub task_id: Option<TaskId>,
+    pub parent_id: Option<TaskId>,
+    pub root_id: Option<TaskId>,
+    pub max_retries: Option<u32>,
+    pub dedup_key: Option<String>,
+}
+
+/// A request to run a task by name with Celery-style arguments.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TaskRequest {
+    pub name: String,
+    pub args: Vec<Value>,
+    pub kwargs: Map<String, Value>,
+    pub options: TaskOptions,
+}
+
+/// What was queued.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Submitted {
+    pub task_id: TaskId,
+    pub eta: Option<DateTime<Utc>>,
+    /// True when a task with the same `dedup_key` was already pending: its id is returned.
+    pub duplicate: bool,
+}
+
+/// Limits on what producers may ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TaskPolicy {
+    /// How far ahead an eta may be (default 30 days).
+    pub eta_horizon: Duration,
+    /// How long a revoke is remembered (at least as long as results are kept).
+    pub revoke_ttl: Duration,
+    /// Largest serialized arguments accepted, in bytes.
+    pub max_args_bytes: usize,
+}
+
+impl Default for TaskPolicy {
+    fn default() -> Self {
+        Self {
+            eta_horizon: Duration::from_secs(30 * 24 * 3600),
+            revoke_ttl: Duration::from_secs(7 * 24 * 3600),
+            max_args_bytes: 64 * 1024,
+        }
+    }
+}
+
+/// The producer-side task use cases.
+#[derive(Clone)]
+pub struct TaskService {
+    broker: Arc<dyn Broker>,
+    results: Arc<dyn ResultBackend>,
+    clock: Arc<dyn Clock>,
+    policy: TaskPolicy,
+}
+
+impl std::fmt::Debug for TaskService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TaskService").field("policy", &self.policy).finish_non_exhaustive()
+    }
+}
+
+fn seconds(field: &str, v: f64) -> Result<TimeDelta, ValidationError> {
+    if !v.is_finite() || v < 0.0 || v > 1e9 {
+        return Err(ValidationError::new(field, "must be a non-negative number of seconds"));
+    }
+    Ok(TimeDelta::microseconds((v * 1e6) as i64))
+}
+
+impl TaskService {
+    pub fn new(
+        broker: Arc<dyn Broker>,
+        results: Arc<dyn ResultBackend>,
+        clock: Arc<dyn Clock>,
+        policy: TaskPolicy,
+    ) -> Self {
+        Self { broker, results, clock, policy }
+    }
+
+    pub fn policy(&self) -> TaskPolicy {
+        self.policy
+    }
+
+    /// Checks a request against the task's contract and the policy and builds its message.
+    ///
+    /// # Errors
+    /// `Invalid`, naming the field: unknown task (`name`), bad arguments (`args.<name>`),
+    /// `countdown` with `eta`, eta in the past or beyond the horizon, `expires` before the
+    /// eta, bad queue or priority, arguments too large.
+    pub fn build(&self, req: &TaskRequest) -> Result<TaskMessage, AppError> {
+        let spec =
+            spec(&req.name).ok_or_else(|| ValidationError::new("name", format!("unknown task {:?}", req.name)))?;
+        let args = normalize_args(spec.arg_names, &req.args, &req.kwargs)?;
+        let size = serde_json::to_vec(&args).map(|v| v.len()).unwrap_or(usize::MAX);
+        if size > self.policy.max_args_bytes {
+            return Err(ValidationError::new(
+                "args",
+                format!("must be at most {} bytes of JSON", self.policy.max_args_bytes),
+            )
+            .into());
+        }
+        spec.check_args(&args)?;
+        let o = &req.options;
+        let now = self.clock.now();
+        let eta = match (o.countdown, o.eta) {
+            (Some(_), Some(_)) => {
+                return Err(ValidationError::new("countdown", "give either countdown or eta, not both").into());
+            }
+            (Some(c), None) => Some(now + seconds("countdown", c)?),
+            (None, Some(eta)) => {
+                if eta < now {
+                    return Err(ValidationError::new("eta", "must not be in the past").into());
+                }
+                Some(eta)
+            }
+            (None, None) => None,
+        };
+        let horizon = TimeDelta::from_std(self.policy.eta_horizon).unwrap_or(TimeDelta::MAX);
+        if eta.is_some_and(|e| e - now > horizon) {
+            let field = if o.countdown.is_some() { "countdown" } else { "eta" };
+            return Err(
+                ValidationError::new(field, format!("must be at most {} days ahead", horizon.num_days())).into()
+            );
+        }
+        let expires = match o.expires {
+            None => None,
+            Some(Expires::In(s)) => Some(now + seconds("expires", s)?),
+            Some(Expires::At(t)) => Some(t),
+        };
+        if let Some(x) = expires
+            && (x <= now || eta.is_some_and(|e| x <= e))
+        {
+            return Err(ValidationError::new("expires", "must be later than now and than the eta").into());
+        }
+        let queue = match &o.queue {
+            Some(q) => QueueName::new(q)?,
+            None => QueueName::new(spec.defaults.queue)?,
+        };
+        let priority = o.priority.map(Priority::new).transpose()?.unwrap_or_default();
+        if let Some(k) = &o.dedup_key
+            && (k.is_empty() || k.len() > 200)
+        {
+            return Err(ValidationError::new("dedup_key", "must be 1 to 200 bytes").into());
+        }
+        let id = o.task_id.unwrap_or_else(TaskId::generate);
+        Ok(TaskMessage {
+            id,
+            name: spec.name.to_owned(),
+            args,
+            queue,
+            priority,
+            eta,
+            expires,
+            parent_id: o.parent_id,
+            root_id: o.root_id.or(o.parent_id),
+            retries: 0,
+            max_retries: o.max_retries.unwrap_or(spec.defaults.max_retries),
+            retry_delay_secs: spec.defaults.retry_delay_secs,
+            soft_time_limit_secs: spec.defaults.soft_time_limit_secs,
+            time_limit_secs: spec.defaults.time_limit_secs,
+            dedup_key: o.dedup_key.clone(),
+            created_at: now,
+        })
+    }
+
+    /// Validates and queues a task; its record starts as PENDING. With a `dedup_key` that
+    /// is already pending or running, returns that task instead of queueing a second one.
+    ///
+    /// # Errors
+    /// `Invalid` (see [`Self::build`]); `Conflict` for a `task_id` already in use;
+    /// `Unavailable` when the broker cannot be reached (nothing is left half-written).
+    #[tracing::instrument(skip_all, fields(task = %req.name), err)]
+    pub async fn submit(&self, req: &TaskRequest) -> Result<Submitted, AppError> {
+        let msg = self.build(req)?;
+        self.send(msg).await
+    }
+
+    /// Queues a typed task (what handlers and services use for follow-up tasks).
+    ///
+    /// # Errors
+    /// As [`Self::submit`].
+    pub async fn submit_typed<T: TaskContract>(
+        &self,
+        args: &T::Args,
+        options: TaskOptions,
+    ) -> Result<Submitted, AppError> {
+        let kwargs = match serde_json::to_value(args) {
+            Ok(Value::Object(m)) => m,
+            Ok(_) | Err(_) => {
+                return Err(AppError::Internal(format!("arguments of {} are not a JSON object", T::NAME)));
+            }
+        };
+        self.submit(&TaskRequest { name: T::NAME.to_owned(), args: Vec::new(), kwargs, options }).await
+    }
+
+    async fn send(&self, msg: TaskMessage) -> Result<Submitted, AppError> {
+        let record = TaskRecord::pending(&msg, self.clock.now());
+        if !self.results.create(&record).await? {
+            return Err(AppError::Conflict {
+                field: "task_id".into(),
+                message: format!("task {} exists already", msg.id),
+            });
+        }
+        let outcome = match self.broker.enqueue(std::slice::from_ref(&msg)).await {
+            Ok(o) => o.into_iter().next().unwrap_or(EnqueueOutcome::Queued(msg.id)),
+            Err(e) => {
+                if let Err(del) = self.results.delete(msg.id).await {
+                    tracing::error!(error = %del, task_id = %msg.id, "could not remove the record of a task that was not queued");
+                }
+                return Err(e.into());
+            }
+        };
+        if let EnqueueOutcome::Duplicate(first) = outcome {
+            self.results.delete(msg.id).await?;
+            return Ok(Submitted { task_id: first, eta: msg.eta, duplicate: true });
+        }
+        if let Some(parent) = msg.parent_id {
+            self.results.add_child(parent, msg.id).await?;
+        }
+        Ok(Submitted { task_id: msg.id, eta: msg.eta, duplicate: false })
+    }
+
+    /// # Errors
+    /// `NotFound` for an unknown (or expired) task id.
+    pub async fn get(&self, id: TaskId) -> Result<TaskRecord, AppError> {
+        self.results.get(id).await?.ok_or_else(|| AppError::NotFound { entity: "task", id: id.to_string() })
+    }
+
+    /// Revokes a task that has not finished: it will not run (or not run again).
+    ///
+    /// # Errors
+    /// `NotFound`; `Conflict` if it has finished already.
+    #[tracing::instrument(skip(self), err)]
+    pub async fn revoke(&self, id: TaskId) -> Result<TaskRecord, AppError> {
+        let rec = self.get(id).await?;
+        if rec.state.is_terminal() {
+            return Err(AppError::Conflict {
+                field: "task_id".into(),
+                message: format!("task {id} is {} already", rec.state),
+            });
+        }
+        self.broker.revoke(id, "revoked", self.policy.revoke_ttl).await?;
+        let mut u = StateUpdate::new(TaskState::Revoked, self.clock.now());
+        u.error = Some(TaskFailure::new("Revoked", "revoked by request"));
+        Ok(self.results.update(id, &u).await?.unwrap_or(rec))
+    }
+
+    /// Takes a dead-lettered task and queues it again.
+    ///
+    /// # Errors
+    /// `NotFound` if the task is not in the dead-letter list.
+    #[tracing::instrument(skip(self), err)]
+    pub async fn replay(&self, id: TaskId) -> Result<TaskRecord, AppError> {
+        let msg = self.broker.replay(id).await?;
+        let u = StateUpdate::new(TaskState::Pending, self.clock.now());
+        Ok(self.results.record(&msg, &u).await?)
+    }
+
+    /// Waits without polling until the task finishes or `timeout` passes.
+    ///
+    /// # Errors
+    /// `NotFound`.
+    pub async fn wait(&self, id: TaskId, timeout: Duration) -> Result<TaskRecord, AppError> {
+        self.results.wait(id, timeout).await?.ok_or_else(|| AppError::NotFound { entity: "task", id: id.to_string() })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{BrokerError, broker::MockBroker, clock::MockClock, results::MockResultBackend};
+    use serde_json::json;
+
+    fn fixed_clock(now: DateTime<Utc>) -> Arc<MockClock> {
+        let mut c = MockClock::new();
+        c.expect_now().returning(move || now);
+        Arc::new(c)
+    }
+
+    fn svc(broker: MockBroker, results: MockResultBackend) -> TaskService {
+        TaskService::new(Arc::new(broker), Arc::new(results), fixed_clock(Utc::now()), TaskPolicy::default())
+    }
+
+    fn req(name: &str, kwargs: Value) -> TaskRequest {
+        TaskRequest { name: name.into(), kwargs: kwargs.as_object().cloned().unwrap_or_default(), ..Default::default() }
+    }
+
+    fn field(e: AppError) -> String {
+        match e {
+            AppError::Invalid(v) => v.field,
+            other => panic!("expected Invalid, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn unknown_task_and_bad_args_name_the_field() {
+        let s = svc(MockBroker::new(), MockResultBackend::new());
+        assert_eq!(field(s.build(&req("nope", json!({}))).unwrap_err()), "name");
+        assert_eq!(
+            field(s.build(&req("process_bid_assignment", json!({"bid_id": "x", "master_id": 1}))).unwrap_err()),
+            "args.bid_id"
+        );
+        assert_eq!(field(s.build(&req("process_bid_assignment", json!({"bid_id": 1}))).unwrap_err()), "args.master_id");
+    }
+
+    #[test]
+    fn countdown_becomes_an_eta_and_past_etas_are_refused() {
+        let now = Utc::now();
+        let s = TaskService::new(
+            Arc::new(MockBroker::new()),
+            Arc::new(MockResultBackend::new()),
+            fixed_clock(now),
+            TaskPolicy::default(),
+        );
+        let mut r = req("diag.noop", json!({"x": 1}));
+        r.options.countdown = Some(10.0);
+        assert_eq!(s.build(&r).unwrap().eta, Some(now + TimeDelta::seconds(10)));
+        r.options.countdown = None;
+        r.options.eta = Some(now - TimeDelta::seconds(1));
+        assert_eq!(field(s.build(&r).unwrap_err()), "eta");
+        r.options.eta = Some(now + TimeDelta::days(31));
+        assert_eq!(field(s.build(&r).unwrap_err()), "eta");
+        r.options.countdown = Some(1.0);
+        assert_eq!(field(s.build(&r).unwrap_err()), "countdown");
+    }
+
+    #[test]
+    fn expires_must_follow_the_eta() {
+        let s = svc(MockBroker::new(), MockResultBackend::new());
+        let mut r = req("diag.noop", json!({}));
+        r.options.countdown = Some(60.0);
+        r.options.expires = Some(Expires::In(30.0));
+        assert_eq!(field(s.build(&r).unwrap_err()), "expires");
+    }
+
+    #[test]
+    fn defaults_come_from_the_contract() {
+        let s = svc(MockBroker::new(), MockResultBackend::new());
+        let m = s.build(&req("send_notification", json!({"user_id": 1, "message": "hi"}))).unwrap();
+        assert_eq!((m.max_retries, m.retry_delay_secs, m.queue.as_str()), (3, 60, "default"));
+    }
+
+    #[tokio::test]
+    async fn submit_records_pending_then_enqueues() {
+        let mut results = MockResultBackend::new();
+        results.expect_create().withf(|r| r.state == TaskState::Pending).times(1).returning(|_| Ok(true));
+        let mut broker = MockBroker::new();
+        broker.expect_enqueue().times(1).returning(|m| Ok(vec![EnqueueOutcome::Queued(m[0].id)]));
+        let s = svc(broker, results);
+        let out = s.submit(&req("diag.noop", json!({"x": 1}))).await.unwrap();
+        assert!(!out.duplicate);
+    }
+
+    #[tokio::test]
+    async fn a_broker_outage_leaves_nothing_half_written() {
+        let mut results = MockResultBackend::new();
+        results.expect_create().returning(|_| Ok(true));
+        results.expect_delete().times(1).returning(|_| Ok(()));
+        let mut broker = MockBroker::new();
+        broker.expect_enqueue().returning(|_| Err(BrokerError::Unavailable("refused".into())));
+        let s = svc(broker, results);
+        assert!(matches!(s.submit(&req("diag.noop", json!({}))).await, Err(AppError::Unavailable(_))));
+    }
+
+    #[tokio::test]
+    async fn a_duplicate_dedup_key_returns_the_first_task() {
+        let first = TaskId::generate();
+        let mut results = MockResultBackend::new();
+        results.expect_create().returning(|_| Ok(true));
+        results.expect_delete().times(1).returning(|_| Ok(()));
+        let mut broker = MockBroker::new();
+        broker.expect_enqueue().returning(move |_| Ok(vec![EnqueueOutcome::Duplicate(first)]));
+        let s = svc(broker, results);
+        let mut r = req("diag.noop", json!({}));
+        r.options.dedup_key = Some("k".into());
+        let out = s.submit(&r).await.unwrap();
+        assert_eq!((out.task_id, out.duplicate), (first, true));
+    }
+
+    #[tokio::test]
+    async fn revoking_a_finished_task_is_a_conflict() {
+        let mut results = MockResultBackend::new();
+        results.expect_get().returning(|id| {
+            let s = svc(MockBroker::new(), MockResultBackend::new());
+            let mut m = s.build(&req("diag.noop", json!({}))).unwrap();
+            m.id = id;
+            let mut r = TaskRecord::pending(&m, Utc::now());
+            r.state = TaskState::Success;
+            Ok(Some(r))
+        });
+        let s = svc(MockBroker::new(), results);
+        assert!(matches!(s.revoke(TaskId::generate()).await, Err(AppError::Conflict { .. })));
+    }
+}
