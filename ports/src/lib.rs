@@ -6,6 +6,7 @@
 pub mod broker;
 pub mod cache;
 pub mod clock;
+pub mod health;
 pub mod notifier;
 pub mod rate_limit;
 pub mod repository;
@@ -15,6 +16,7 @@ pub mod services;
 pub use broker::{Broker, BrokerError, Delivery, EnqueueOutcome, FetchRequest, LeaseToken, QueueStats};
 pub use cache::{Cache, CacheError, CacheExt};
 pub use clock::{Clock, SystemClock};
+pub use health::HealthCheck;
 pub use notifier::{Notification, Notifier, NotifyError, NotifyReceipt};
 pub use rate_limit::{RateDecision, RateLimitError, RateLimiter};
 pub use repository::{BidRepository, OrderRepository, RepoError, UserRepository};

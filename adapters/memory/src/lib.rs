@@ -1,1 +1,1 @@
-//! placeholder
+//! In-process adapters for every port (being built).

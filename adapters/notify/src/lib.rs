@@ -1,0 +1,1 @@
+//! Notifier adapters: log (being built).
