@@ -59,6 +59,9 @@ pub struct Delivery {
     pub attempt: u32,
     pub token: LeaseToken,
     pub lease_until: DateTime<Utc>,
+    /// The revoke reason if the task was revoked (looked up in the same fetch, so the
+    /// worker needs no extra round trip per task).
+    pub revoked: Option<String>,
 }
 
 /// A worker's request for work.

@@ -46,6 +46,10 @@ pub struct TaskRecord {
     pub root_id: Option<TaskId>,
     pub children: Vec<TaskId>,
     pub worker: Option<String>,
+    /// Fencing token of the delivery that last wrote this record; older deliveries' writes
+    /// are refused (a worker that lost its lease cannot overwrite the newer attempt).
+    #[serde(default)]
+    pub fence: Option<u64>,
     pub created_at: DateTime<Utc>,
     pub received_at: Option<DateTime<Utc>>,
     pub started_at: Option<DateTime<Utc>>,
@@ -73,6 +77,7 @@ impl TaskRecord {
             root_id: msg.root_id,
             children: Vec::new(),
             worker: None,
+            fence: None,
             created_at: msg.created_at,
             received_at: None,
             started_at: None,
@@ -106,20 +111,32 @@ pub struct StateUpdate {
     /// The next run time (RETRY) or a new eta.
     #[serde(default)]
     pub eta: Option<DateTime<Utc>>,
+    /// The writer's delivery fence (see [`TaskRecord::fence`]); `None` for producer writes.
+    #[serde(default)]
+    pub fence: Option<u64>,
 }
 
 impl StateUpdate {
     pub fn new(state: TaskState, at: DateTime<Utc>) -> Self {
-        Self { state, at, worker: None, retries: None, result: None, error: None, progress: None, eta: None }
+        Self { state, at, worker: None, retries: None, result: None, error: None, progress: None, eta: None, fence: None }
     }
 }
 
 impl TaskRecord {
     /// Applies a state change. A terminal record changes only by going back to PENDING
-    /// (a replay); anything else is refused and `false` returned.
+    /// (a replay); a write fenced lower than the record's fence (a stale delivery) is
+    /// refused; refused changes return `false`.
     pub fn apply(&mut self, u: &StateUpdate) -> bool {
         if self.state.is_terminal() && u.state != TaskState::Pending {
             return false;
+        }
+        if let (Some(mine), Some(theirs)) = (self.fence, u.fence)
+            && theirs < mine
+        {
+            return false;
+        }
+        if u.fence.is_some() {
+            self.fence = u.fence;
         }
         self.state = u.state;
         self.updated_at = u.at;
@@ -141,6 +158,8 @@ impl TaskRecord {
             }
             TaskState::Received => self.received_at = Some(u.at),
             TaskState::Started => {
+                // One write for "received and started" on the hot path.
+                self.received_at.get_or_insert(u.at);
                 self.started_at = Some(u.at);
                 self.error = None;
             }
@@ -198,5 +217,17 @@ mod tests {
         assert_eq!(r.state, TaskState::Success);
         assert!(r.apply(&StateUpdate::new(TaskState::Pending, Utc::now())), "replay resets");
         assert!(r.result.is_none());
+    }
+
+    #[test]
+    fn a_stale_delivery_cannot_overwrite_the_newer_one() {
+        let mut r = TaskRecord::pending(&msg(), Utc::now());
+        let mut newer = StateUpdate::new(TaskState::Started, Utc::now());
+        newer.fence = Some(2);
+        assert!(r.apply(&newer));
+        let mut stale = StateUpdate::new(TaskState::Success, Utc::now());
+        stale.fence = Some(1);
+        assert!(!r.apply(&stale));
+        assert_eq!(r.state, TaskState::Started);
     }
 }
