@@ -1,7 +1,9 @@
 //! What a worker is given: its settings and the ports it works through.
 
 use goodrobot_domain::task::QueueName;
-use goodrobot_ports::{BidRepository, Broker, Cache, Clock, Notifier, OrderRepository, RateLimiter, ResultBackend, UserRepository};
+use goodrobot_ports::{
+    BidRepository, Broker, Cache, Clock, Notifier, OrderRepository, RateLimiter, ResultBackend, UserRepository,
+};
 use std::{sync::Arc, time::Duration};
 
 /// A worker's settings.

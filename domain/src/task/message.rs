@@ -18,6 +18,12 @@ impl TaskId {
         Self(Uuid::now_v7())
     }
 
+    /// A stable id derived from another task's id and a label: the same parent and label
+    /// always give the same id (how a redelivered handler queues "the same" child again).
+    pub fn derived(parent: TaskId, label: &str) -> Self {
+        Self(Uuid::new_v5(&parent.0, label.as_bytes()))
+    }
+
     /// # Errors
     /// Not a UUID.
     pub fn parse(s: &str) -> Result<Self, ValidationError> {

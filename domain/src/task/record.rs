@@ -118,7 +118,17 @@ pub struct StateUpdate {
 
 impl StateUpdate {
     pub fn new(state: TaskState, at: DateTime<Utc>) -> Self {
-        Self { state, at, worker: None, retries: None, result: None, error: None, progress: None, eta: None, fence: None }
+        Self {
+            state,
+            at,
+            worker: None,
+            retries: None,
+            result: None,
+            error: None,
+            progress: None,
+            eta: None,
+            fence: None,
+        }
     }
 }
 

@@ -94,7 +94,7 @@ impl std::fmt::Debug for TaskService {
 }
 
 fn seconds(field: &str, v: f64) -> Result<TimeDelta, ValidationError> {
-    if !v.is_finite() || v < 0.0 || v > 1e9 {
+    if !v.is_finite() || !(0.0..=1e9).contains(&v) {
         return Err(ValidationError::new(field, "must be a non-negative number of seconds"));
     }
     Ok(TimeDelta::microseconds((v * 1e6) as i64))
@@ -226,6 +226,31 @@ impl TaskService {
         self.submit(&TaskRequest { name: T::NAME.to_owned(), args: Vec::new(), kwargs, options }).await
     }
 
+    /// Queues `msg` exactly once per task id, however often it is called: the way a handler
+    /// that may be redelivered queues a follow-up task (give it a [`TaskId::derived`] id).
+    /// A task already queued, running or finished is not queued again.
+    ///
+    /// # Errors
+    /// `Unavailable` when the broker or result backend cannot be reached.
+    pub async fn ensure_queued(&self, mut msg: TaskMessage) -> Result<Submitted, AppError> {
+        // The id doubles as the dedup key, so the broker refuses a second copy while the
+        // first is waiting or running; the record (NX) tells whether it was ever sent.
+        msg.dedup_key = Some(format!("task:{}", msg.id));
+        let record = TaskRecord::pending(&msg, self.clock.now());
+        if !self.results.create(&record).await?
+            && let Some(existing) = self.results.get(msg.id).await?
+            && existing.state != TaskState::Pending
+        {
+            return Ok(Submitted { task_id: msg.id, eta: existing.eta, duplicate: true });
+        }
+        let outcome = self.broker.enqueue(std::slice::from_ref(&msg)).await?;
+        if let Some(parent) = msg.parent_id {
+            self.results.add_child(parent, msg.id).await?;
+        }
+        let duplicate = matches!(outcome.first(), Some(EnqueueOutcome::Duplicate(_)));
+        Ok(Submitted { task_id: msg.id, eta: msg.eta, duplicate })
+    }
+
     async fn send(&self, msg: TaskMessage) -> Result<Submitted, AppError> {
         let record = TaskRecord::pending(&msg, self.clock.now());
         if !self.results.create(&record).await? {
@@ -243,7 +268,9 @@ impl TaskService {
                 return Err(e.into());
             }
         };
-        if let EnqueueOutcome::Duplicate(first) = outcome {
+        if let EnqueueOutcome::Duplicate(first) = outcome
+            && first != msg.id
+        {
             self.results.delete(msg.id).await?;
             return Ok(Submitted { task_id: first, eta: msg.eta, duplicate: true });
         }

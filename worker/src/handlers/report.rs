@@ -1,0 +1,65 @@
+//! `generate_analytics_report`: fold every order (and its bids) into a report, page by page.
+
+use async_trait::async_trait;
+use goodrobot_domain::{
+    OrderFilter, PageRequest,
+    report::{AnalyticsReport, ReportAccumulator},
+    task::{AnalyticsReportArgs, GenerateAnalyticsReport},
+};
+use goodrobot_ports::{BidRepository, Clock, OrderRepository};
+use serde_json::json;
+use std::sync::Arc;
+
+use crate::{TaskContext, TaskError, TaskHandler};
+
+const PAGE: u32 = 100;
+
+/// Reads orders in id order, a page at a time, reporting progress after each page.
+#[derive(Clone)]
+pub struct GenerateAnalyticsReportHandler {
+    orders: Arc<dyn OrderRepository>,
+    bids: Arc<dyn BidRepository>,
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for GenerateAnalyticsReportHandler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GenerateAnalyticsReportHandler").finish_non_exhaustive()
+    }
+}
+
+impl GenerateAnalyticsReportHandler {
+    pub fn new(orders: Arc<dyn OrderRepository>, bids: Arc<dyn BidRepository>, clock: Arc<dyn Clock>) -> Self {
+        Self { orders, bids, clock }
+    }
+}
+
+#[async_trait]
+impl TaskHandler<GenerateAnalyticsReport> for GenerateAnalyticsReportHandler {
+    async fn handle(&self, ctx: &TaskContext, args: AnalyticsReportArgs) -> Result<AnalyticsReport, TaskError> {
+        args.params.validate().map_err(|e| TaskError::permanent("InvalidArguments", e.to_string()))?;
+        let filter = OrderFilter { category: args.params.category.clone(), ..OrderFilter::default() };
+        let mut acc = ReportAccumulator::new(args.report_type, args.params);
+        let mut scanned = 0u64;
+        loop {
+            if ctx.soft_time_limit_exceeded() {
+                return Err(TaskError::permanent("SoftTimeLimitExceeded", format!("stopped after {scanned} orders")));
+            }
+            let page = PageRequest::new(acc.last_order_id, Some(PAGE))
+                .map_err(|e| TaskError::permanent("Internal", e.to_string()))?;
+            let orders =
+                self.orders.list(filter.clone(), page).await.map_err(goodrobot_ports::services::AppError::from)?;
+            for order in &orders.items {
+                let bids =
+                    self.bids.list_for_order(order.id).await.map_err(goodrobot_ports::services::AppError::from)?;
+                acc.add(order, &bids);
+            }
+            scanned += orders.items.len() as u64;
+            if orders.next_after.is_none() {
+                break;
+            }
+            ctx.progress(json!({ "orders_scanned": scanned })).await?;
+        }
+        Ok(acc.finish(self.clock.now()))
+    }
+}
