@@ -12,6 +12,8 @@ pub mod rate_limit;
 pub mod repository;
 pub mod results;
 pub mod services;
+pub mod session;
+pub mod state;
 
 pub use broker::{Broker, BrokerError, Delivery, EnqueueOutcome, FetchRequest, LeaseToken, QueueStats};
 pub use cache::{Cache, CacheError, CacheExt};
@@ -21,3 +23,5 @@ pub use notifier::{Notification, Notifier, NotifyError, NotifyReceipt};
 pub use rate_limit::{RateDecision, RateLimitError, RateLimiter};
 pub use repository::{BidRepository, OrderRepository, RepoError, UserRepository};
 pub use results::{ResultBackend, ResultError};
+pub use session::{Session, SessionError, SessionStore, SessionToken, TokenHash};
+pub use state::{StateError, StateStore, UserState};
