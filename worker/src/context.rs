@@ -2,11 +2,18 @@
 
 use goodrobot_domain::task::{StateUpdate, TaskContract, TaskId, TaskMessage, TaskState};
 use goodrobot_ports::{
-    Clock, ResultBackend,
+    Cache, CacheExt, Clock, ResultBackend,
     services::{TaskOptions, TaskRequest, TaskService},
 };
+use serde::{Serialize, de::DeserializeOwned};
 use serde_json::Value;
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
 use tokio::time::Instant;
 
 use crate::TaskError;
@@ -22,6 +29,16 @@ pub struct TaskContext {
     tasks: TaskService,
     results: Arc<dyn ResultBackend>,
     clock: Arc<dyn Clock>,
+    cache: Arc<dyn Cache>,
+    checkpointed: Arc<AtomicBool>,
+}
+
+/// How long a checkpoint is kept (a task redelivered later than this starts over).
+pub const CHECKPOINT_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// Where a task's checkpoint is kept.
+pub fn checkpoint_key(id: TaskId) -> String {
+    format!("checkpoint:{id}")
 }
 
 impl std::fmt::Debug for TaskContext {
@@ -45,8 +62,59 @@ impl TaskContext {
         tasks: TaskService,
         results: Arc<dyn ResultBackend>,
         clock: Arc<dyn Clock>,
+        cache: Arc<dyn Cache>,
     ) -> Self {
-        Self { msg, attempt, fence, worker_id, soft_deadline, tasks, results, clock }
+        Self {
+            msg,
+            attempt,
+            fence,
+            worker_id,
+            soft_deadline,
+            tasks,
+            results,
+            clock,
+            cache,
+            checkpointed: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    /// Saves the progress of a long task; a redelivery of the task (after a crash, a lost
+    /// lease or a retry) reads it back with [`Self::load_checkpoint`] and resumes. Dropped
+    /// once the task finishes.
+    ///
+    /// # Errors
+    /// `Transient` if the store cannot be reached.
+    pub async fn checkpoint<T: Serialize + Sync>(&self, state: &T) -> Result<(), TaskError> {
+        self.checkpointed.store(true, Ordering::Relaxed);
+        self.cache
+            .set_cache(&checkpoint_key(self.msg.id), state, Some(CHECKPOINT_TTL))
+            .await
+            .map_err(|e| TaskError::transient("CheckpointStore", e.to_string()))
+    }
+
+    /// The last checkpoint saved by an earlier delivery of this task, if any.
+    ///
+    /// # Errors
+    /// `Transient` if the store cannot be reached.
+    pub async fn load_checkpoint<T: DeserializeOwned>(&self) -> Result<Option<T>, TaskError> {
+        match self.cache.get_cache::<T>(&checkpoint_key(self.msg.id)).await {
+            Ok(v) => {
+                if v.is_some() {
+                    self.checkpointed.store(true, Ordering::Relaxed);
+                }
+                Ok(v)
+            }
+            Err(goodrobot_ports::CacheError::Serialization(e)) => {
+                tracing::warn!(error = %e, "unreadable checkpoint ignored; starting over");
+                Ok(None)
+            }
+            Err(e) => Err(TaskError::transient("CheckpointStore", e.to_string())),
+        }
+    }
+
+    /// Whether this run saved or read a checkpoint (the runtime then drops it at the end).
+    pub(crate) fn used_checkpoint(&self) -> bool {
+        self.checkpointed.load(Ordering::Relaxed)
     }
 
     pub fn task_id(&self) -> TaskId {

@@ -15,7 +15,7 @@ mod runtime;
 
 pub use backoff::Backoff;
 pub use config::{WorkerConfig, WorkerDeps, unique_worker_id};
-pub use context::TaskContext;
+pub use context::{CHECKPOINT_TTL, TaskContext, checkpoint_key};
 pub use error::TaskError;
 pub use registry::{ErasedHandler, Registry, TaskHandler};
 pub use runtime::WorkerCounters;

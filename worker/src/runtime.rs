@@ -1,7 +1,7 @@
 //! The worker loop: claim tasks for free slots, run them under leases, record outcomes.
 
 use futures::FutureExt;
-use goodrobot_domain::task::{StateUpdate, TaskFailure, TaskId, TaskMessage, TaskState};
+use goodrobot_domain::task::{StateUpdate, TaskFailure, TaskId, TaskMessage, TaskState, spec};
 use goodrobot_ports::{BrokerError, Delivery, FetchRequest, LeaseToken, services::TaskService};
 use std::{
     collections::HashMap,
@@ -213,16 +213,23 @@ impl Runtime {
             u.error = Some(failure.clone());
             return self.finish(&d, u, Finish::DeadLetter(failure)).await;
         };
-        if let Err(e) = self.deps.results.record(msg, &self.update(TaskState::Started, &d)).await {
-            tracing::warn!(error = %e, "cannot record STARTED; handing the task back");
-            let _ = self.deps.broker.release(&d.token).await;
-            return;
-        }
+        // From here the lease is renewed while the task waits or runs.
         let lost = CancellationToken::new();
         self.running
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert(msg.id, Running { token: d.token.clone(), lost: lost.clone() });
+        let forget = || self.running.lock().unwrap_or_else(|p| p.into_inner()).remove(&msg.id);
+        if !self.wait_for_rate_limit(&d, &abort).await {
+            forget();
+            return;
+        }
+        if let Err(e) = self.deps.results.record(msg, &self.update(TaskState::Started, &d)).await {
+            tracing::warn!(error = %e, "cannot record STARTED; handing the task back");
+            forget();
+            let _ = self.deps.broker.release(&d.token).await;
+            return;
+        }
         let started = Instant::now();
         let soft = msg.soft_time_limit_secs.map(|s| started + Duration::from_secs(s));
         let ctx = TaskContext::new(
@@ -234,6 +241,7 @@ impl Runtime {
             self.tasks.clone(),
             self.deps.results.clone(),
             self.deps.clock.clone(),
+            self.deps.cache.clone(),
         );
         let hard = async {
             match msg.time_limit_secs {
@@ -250,7 +258,14 @@ impl Runtime {
             () = lost.cancelled() => Ended::LeaseLost,
             () = abort.cancelled() => Ended::Shutdown,
         };
-        self.running.lock().unwrap_or_else(|p| p.into_inner()).remove(&msg.id);
+        forget();
+        let finished = matches!(ended, Ended::Finished(Ok(_)) | Ended::Finished(Err(TaskError::Permanent { .. })));
+        if finished
+            && ctx.used_checkpoint()
+            && let Err(e) = self.deps.cache.delete_key(&crate::context::checkpoint_key(msg.id)).await
+        {
+            tracing::warn!(error = %e, "could not drop the checkpoint; it expires on its own");
+        }
         match ended {
             Ended::LeaseLost => {}
             Ended::Shutdown => {
@@ -272,6 +287,35 @@ impl Runtime {
                     TaskError::permanent("TimeLimitExceeded", format!("hard time limit of {s} s exceeded")),
                 )
                 .await;
+            }
+        }
+    }
+
+    /// Waits in the slot until the task's global rate limit (per task name, across all
+    /// workers, through the rate-limiter port) lets it start. Not a retry, not a failure.
+    /// Returns false if the worker is stopping meanwhile (the task is handed back).
+    async fn wait_for_rate_limit(&self, d: &Delivery, abort: &CancellationToken) -> bool {
+        let Some(limit) = spec(&d.message.name).and_then(|s| s.defaults.rate_limit_per_sec) else {
+            return true;
+        };
+        let key = format!("task-rate:{}", d.message.name);
+        loop {
+            match self.deps.rate_limiter.check(&key, limit, Duration::from_secs(1)).await {
+                Ok(decision) if decision.allowed => return true,
+                Ok(decision) => {
+                    let pause = decision.reset_after.clamp(Duration::from_millis(1), Duration::from_secs(1));
+                    tokio::select! {
+                        () = tokio::time::sleep(pause) => {},
+                        () = abort.cancelled() => {
+                            let _ = self.deps.broker.release(&d.token).await;
+                            return false;
+                        }
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "rate limiter unavailable; running the task unlimited");
+                    return true;
+                }
             }
         }
     }

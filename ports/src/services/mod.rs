@@ -9,5 +9,5 @@ mod users;
 pub use bids::BidService;
 pub use error::AppError;
 pub use orders::{OrderService, PostOrder};
-pub use tasks::{Expires, Submitted, TaskOptions, TaskPolicy, TaskRequest, TaskService};
+pub use tasks::{Expires, RetryPolicy, Submitted, TaskOptions, TaskPolicy, TaskRequest, TaskService};
 pub use users::UserService;

@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 use std::{sync::Arc, time::Duration};
 
 use super::AppError;
-use crate::{Broker, Clock, EnqueueOutcome, ResultBackend};
+use crate::{Broker, BrokerError, Clock, EnqueueOutcome, ResultBackend};
 
 /// When a task stops being worth running.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -21,6 +21,53 @@ pub enum Expires {
     In(f64),
     /// At a time (Celery's `expires=<datetime>`).
     At(DateTime<Utc>),
+}
+
+/// Celery's `retry_policy`: how publishing is retried while the broker is unreachable.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RetryPolicy {
+    /// Give up after this many retries.
+    pub max_retries: u32,
+    /// Seconds before the first retry.
+    pub interval_start: f64,
+    /// Seconds added before each further retry.
+    pub interval_step: f64,
+    /// At most this many seconds between retries.
+    pub interval_max: f64,
+}
+
+impl Default for RetryPolicy {
+    /// Celery's defaults.
+    fn default() -> Self {
+        Self { max_retries: 3, interval_start: 0.0, interval_step: 0.2, interval_max: 0.2 }
+    }
+}
+
+impl RetryPolicy {
+    /// # Errors
+    /// Negative or non-finite intervals, more than 100 retries.
+    pub fn validate(&self) -> Result<(), ValidationError> {
+        for (f, v) in [
+            ("retry_policy.interval_start", self.interval_start),
+            ("retry_policy.interval_step", self.interval_step),
+            ("retry_policy.interval_max", self.interval_max),
+        ] {
+            if !v.is_finite() || !(0.0..=60.0).contains(&v) {
+                return Err(ValidationError::new(f, "must be between 0 and 60 seconds"));
+            }
+        }
+        if self.max_retries > 100 {
+            return Err(ValidationError::new("retry_policy.max_retries", "must be at most 100"));
+        }
+        Ok(())
+    }
+
+    /// The pause before publishing retry number `n` (0-based).
+    pub fn interval(&self, n: u32) -> Duration {
+        let s =
+            (self.interval_start + self.interval_step * f64::from(n)).min(self.interval_max.max(self.interval_start));
+        Duration::from_secs_f64(s.max(0.0))
+    }
 }
 
 /// Celery's `apply_async` options (all optional), plus `dedup_key`.
@@ -37,6 +84,9 @@ pub struct TaskOptions {
     pub root_id: Option<TaskId>,
     pub max_retries: Option<u32>,
     pub dedup_key: Option<String>,
+    /// Retry publishing while the broker is unreachable (Celery's `retry`, default true).
+    pub retry: Option<bool>,
+    pub retry_policy: Option<RetryPolicy>,
 }
 
 /// A request to run a task by name with Celery-style arguments.
@@ -205,7 +255,15 @@ impl TaskService {
     #[tracing::instrument(skip_all, fields(task = %req.name), err)]
     pub async fn submit(&self, req: &TaskRequest) -> Result<Submitted, AppError> {
         let msg = self.build(req)?;
-        self.send(msg).await
+        let policy = match (req.options.retry, req.options.retry_policy) {
+            (Some(false), _) => None,
+            (_, Some(p)) => {
+                p.validate()?;
+                Some(p)
+            }
+            (_, None) => Some(RetryPolicy::default()),
+        };
+        self.send(msg, policy).await
     }
 
     /// Queues a typed task (what handlers and services use for follow-up tasks).
@@ -251,7 +309,27 @@ impl TaskService {
         Ok(Submitted { task_id: msg.id, eta: msg.eta, duplicate })
     }
 
-    async fn send(&self, msg: TaskMessage) -> Result<Submitted, AppError> {
+    /// Enqueues, retrying per `policy` while the broker is unavailable.
+    async fn publish(
+        &self,
+        msg: &TaskMessage,
+        policy: Option<RetryPolicy>,
+    ) -> Result<Vec<EnqueueOutcome>, BrokerError> {
+        let mut n = 0;
+        loop {
+            match self.broker.enqueue(std::slice::from_ref(msg)).await {
+                Err(BrokerError::Unavailable(m)) if policy.is_some_and(|p| n < p.max_retries) => {
+                    let pause = policy.map(|p| p.interval(n)).unwrap_or_default();
+                    tracing::warn!(error = %m, retry = n + 1, pause_ms = pause.as_millis() as u64, "broker unavailable; retrying publish");
+                    tokio::time::sleep(pause).await;
+                    n += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn send(&self, msg: TaskMessage, policy: Option<RetryPolicy>) -> Result<Submitted, AppError> {
         let record = TaskRecord::pending(&msg, self.clock.now());
         if !self.results.create(&record).await? {
             return Err(AppError::Conflict {
@@ -259,7 +337,7 @@ impl TaskService {
                 message: format!("task {} exists already", msg.id),
             });
         }
-        let outcome = match self.broker.enqueue(std::slice::from_ref(&msg)).await {
+        let outcome = match self.publish(&msg, policy).await {
             Ok(o) => o.into_iter().next().unwrap_or(EnqueueOutcome::Queued(msg.id)),
             Err(e) => {
                 if let Err(del) = self.results.delete(msg.id).await {
@@ -328,7 +406,7 @@ impl TaskService {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{BrokerError, broker::MockBroker, clock::MockClock, results::MockResultBackend};
+    use crate::{broker::MockBroker, clock::MockClock, results::MockResultBackend};
     use serde_json::json;
 
     fn fixed_clock(now: DateTime<Utc>) -> Arc<MockClock> {
@@ -419,7 +497,50 @@ mod tests {
         let mut broker = MockBroker::new();
         broker.expect_enqueue().returning(|_| Err(BrokerError::Unavailable("refused".into())));
         let s = svc(broker, results);
-        assert!(matches!(s.submit(&req("diag.noop", json!({}))).await, Err(AppError::Unavailable(_))));
+        let mut r = req("diag.noop", json!({}));
+        r.options.retry = Some(false);
+        assert!(matches!(s.submit(&r).await, Err(AppError::Unavailable(_))));
+    }
+
+    #[tokio::test]
+    async fn publishing_is_retried_while_the_broker_is_unreachable() {
+        let mut results = MockResultBackend::new();
+        results.expect_create().returning(|_| Ok(true));
+        let mut broker = MockBroker::new();
+        let mut seq = mockall::Sequence::new();
+        broker
+            .expect_enqueue()
+            .times(2)
+            .in_sequence(&mut seq)
+            .returning(|_| Err(BrokerError::Unavailable("refused".into())));
+        broker.expect_enqueue().times(1).in_sequence(&mut seq).returning(|m| Ok(vec![EnqueueOutcome::Queued(m[0].id)]));
+        let s = svc(broker, results);
+        let mut r = req("diag.noop", json!({}));
+        r.options.retry_policy =
+            Some(RetryPolicy { max_retries: 3, interval_start: 0.0, interval_step: 0.01, interval_max: 0.01 });
+        assert!(s.submit(&r).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn publishing_gives_up_after_the_policy_and_removes_the_record() {
+        let mut results = MockResultBackend::new();
+        results.expect_create().returning(|_| Ok(true));
+        results.expect_delete().times(1).returning(|_| Ok(()));
+        let mut broker = MockBroker::new();
+        broker.expect_enqueue().times(3).returning(|_| Err(BrokerError::Unavailable("refused".into())));
+        let s = svc(broker, results);
+        let mut r = req("diag.noop", json!({}));
+        r.options.retry_policy =
+            Some(RetryPolicy { max_retries: 2, interval_start: 0.0, interval_step: 0.0, interval_max: 0.0 });
+        assert!(matches!(s.submit(&r).await, Err(AppError::Unavailable(_))));
+    }
+
+    #[test]
+    fn retry_policy_intervals_grow_by_step_up_to_max() {
+        let p = RetryPolicy { max_retries: 5, interval_start: 0.1, interval_step: 0.2, interval_max: 0.4 };
+        let ms: Vec<u128> = (0..4).map(|n| p.interval(n).as_millis()).collect();
+        assert_eq!(ms, vec![100, 300, 400, 400]);
+        assert!(RetryPolicy { interval_step: -1.0, ..p }.validate().is_err());
     }
 
     #[tokio::test]

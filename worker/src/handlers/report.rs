@@ -7,12 +7,20 @@ use goodrobot_domain::{
     task::{AnalyticsReportArgs, GenerateAnalyticsReport},
 };
 use goodrobot_ports::{BidRepository, Clock, OrderRepository};
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::sync::Arc;
 
 use crate::{TaskContext, TaskError, TaskHandler};
 
 const PAGE: u32 = 100;
+
+/// What a report run saves after each page.
+#[derive(Debug, Serialize, Deserialize)]
+struct Checkpoint {
+    acc: ReportAccumulator,
+    scanned: u64,
+}
 
 /// Reads orders in id order, a page at a time, reporting progress after each page.
 #[derive(Clone)]
@@ -39,8 +47,14 @@ impl TaskHandler<GenerateAnalyticsReport> for GenerateAnalyticsReportHandler {
     async fn handle(&self, ctx: &TaskContext, args: AnalyticsReportArgs) -> Result<AnalyticsReport, TaskError> {
         args.params.validate().map_err(|e| TaskError::permanent("InvalidArguments", e.to_string()))?;
         let filter = OrderFilter { category: args.params.category.clone(), ..OrderFilter::default() };
-        let mut acc = ReportAccumulator::new(args.report_type, args.params);
-        let mut scanned = 0u64;
+        // Resume where an earlier delivery of this task stopped, if it saved a checkpoint.
+        let (mut acc, mut scanned) = match ctx.load_checkpoint::<Checkpoint>().await? {
+            Some(c) if c.acc.report_type == args.report_type && c.acc.params == args.params => {
+                tracing::info!(scanned = c.scanned, "resuming the report from its checkpoint");
+                (c.acc, c.scanned)
+            }
+            _ => (ReportAccumulator::new(args.report_type, args.params), 0),
+        };
         loop {
             if ctx.soft_time_limit_exceeded() {
                 return Err(TaskError::permanent("SoftTimeLimitExceeded", format!("stopped after {scanned} orders")));
@@ -58,6 +72,7 @@ impl TaskHandler<GenerateAnalyticsReport> for GenerateAnalyticsReportHandler {
             if orders.next_after.is_none() {
                 break;
             }
+            ctx.checkpoint(&Checkpoint { acc: acc.clone(), scanned }).await?;
             ctx.progress(json!({ "orders_scanned": scanned })).await?;
         }
         Ok(acc.finish(self.clock.now()))
