@@ -9,7 +9,7 @@ use goodrobot_domain::{
     task::{TaskId, TaskState},
 };
 use goodrobot_ports::{
-    Cache as _, CacheExt as _,
+    CacheExt as _,
     services::{TaskOptions, TaskRequest},
 };
 use goodrobot_worker::{WorkerConfig, checkpoint_key};
