@@ -263,7 +263,7 @@ impl TaskService {
             }
             (_, None) => Some(RetryPolicy::default()),
         };
-        self.send(msg, policy).await
+        self.send(msg, policy, req.options.task_id.is_some()).await
     }
 
     /// Queues a typed task (what handlers and services use for follow-up tasks).
@@ -310,14 +310,11 @@ impl TaskService {
     }
 
     /// Enqueues, retrying per `policy` while the broker is unavailable.
-    async fn publish(
-        &self,
-        msg: &TaskMessage,
-        policy: Option<RetryPolicy>,
-    ) -> Result<Vec<EnqueueOutcome>, BrokerError> {
+    async fn publish(&self, msg: &TaskMessage, policy: Option<RetryPolicy>) -> Result<EnqueueOutcome, BrokerError> {
         let mut n = 0;
         loop {
-            match self.broker.enqueue(std::slice::from_ref(msg)).await {
+            let r = self.broker.enqueue(std::slice::from_ref(msg)).await;
+            match r.map(|o| o.first().copied().unwrap_or(EnqueueOutcome::Queued(msg.id))) {
                 Err(BrokerError::Unavailable(m)) if policy.is_some_and(|p| n < p.max_retries) => {
                     let pause = policy.map(|p| p.interval(n)).unwrap_or_default();
                     tracing::warn!(error = %m, retry = n + 1, pause_ms = pause.as_millis() as u64, "broker unavailable; retrying publish");
@@ -329,16 +326,48 @@ impl TaskService {
         }
     }
 
-    async fn send(&self, msg: TaskMessage, policy: Option<RetryPolicy>) -> Result<Submitted, AppError> {
+    async fn send(
+        &self,
+        msg: TaskMessage,
+        policy: Option<RetryPolicy>,
+        caller_chose_id: bool,
+    ) -> Result<Submitted, AppError> {
         let record = TaskRecord::pending(&msg, self.clock.now());
-        if !self.results.create(&record).await? {
-            return Err(AppError::Conflict {
-                field: "task_id".into(),
-                message: format!("task {} exists already", msg.id),
-            });
-        }
-        let outcome = match self.publish(&msg, policy).await {
-            Ok(o) => o.into_iter().next().unwrap_or(EnqueueOutcome::Queued(msg.id)),
+        let outcome = if caller_chose_id {
+            // A caller's id may be taken: find out before queueing anything.
+            if !self.results.create(&record).await? {
+                return Err(AppError::Conflict {
+                    field: "task_id".into(),
+                    message: format!("task {} exists already", msg.id),
+                });
+            }
+            self.publish(&msg, policy).await
+        } else {
+            // A fresh id cannot be taken: write the record and queue the task in one round
+            // trip. (A worker may write STARTED before PENDING lands; `create` is NX, so the
+            // later PENDING never overwrites it.)
+            let (created, published) = tokio::join!(self.results.create(&record), self.publish(&msg, policy));
+            if let Err(e) = created {
+                if published.is_ok() {
+                    tracing::warn!(error = %e, task_id = %msg.id, "task queued, but its PENDING record was not written");
+                } else {
+                    return Err(e.into());
+                }
+            }
+            published
+        };
+        self.settle(&msg, outcome).await
+    }
+
+    /// Cleans up after a publish: removes the record of a task that was not queued (or was
+    /// a duplicate), and links a child to its parent.
+    async fn settle(
+        &self,
+        msg: &TaskMessage,
+        outcome: Result<EnqueueOutcome, BrokerError>,
+    ) -> Result<Submitted, AppError> {
+        let outcome = match outcome {
+            Ok(o) => o,
             Err(e) => {
                 if let Err(del) = self.results.delete(msg.id).await {
                     tracing::error!(error = %del, task_id = %msg.id, "could not remove the record of a task that was not queued");
@@ -356,6 +385,61 @@ impl TaskService {
             self.results.add_child(parent, msg.id).await?;
         }
         Ok(Submitted { task_id: msg.id, eta: msg.eta, duplicate: false })
+    }
+
+    /// Queues many tasks at once: one broker call for all of them, their PENDING records
+    /// written concurrently (pipelined by the adapters). Ids are always generated here.
+    ///
+    /// # Errors
+    /// `Invalid` naming the request (`tasks[3].args.x`) if any is invalid (nothing is
+    /// queued then); `Unavailable` when the broker cannot be reached.
+    pub async fn submit_many(&self, reqs: &[TaskRequest]) -> Result<Vec<Submitted>, AppError> {
+        let mut msgs = Vec::with_capacity(reqs.len());
+        for (i, r) in reqs.iter().enumerate() {
+            let at = |e: ValidationError| ValidationError::new(format!("tasks[{i}].{}", e.field), e.reason);
+            if r.options.task_id.is_some() {
+                return Err(at(ValidationError::new("task_id", "cannot be chosen in a bulk request")).into());
+            }
+            msgs.push(self.build(r).map_err(|e| match e {
+                AppError::Invalid(v) => AppError::Invalid(at(v)),
+                other => other,
+            })?);
+        }
+        let now = self.clock.now();
+        let records: Vec<TaskRecord> = msgs.iter().map(|m| TaskRecord::pending(m, now)).collect();
+        let creates = futures::future::join_all(records.iter().map(|r| self.results.create(r)));
+        let (created, published) = tokio::join!(creates, self.publish_many(&msgs));
+        if let Some(Err(e)) = created.into_iter().find(Result::is_err) {
+            tracing::warn!(error = %e, "tasks queued, but some PENDING records were not written");
+        }
+        let outcomes = match published {
+            Ok(o) => o,
+            Err(e) => {
+                for m in &msgs {
+                    let _ = self.results.delete(m.id).await;
+                }
+                return Err(e.into());
+            }
+        };
+        let mut out = Vec::with_capacity(msgs.len());
+        for (m, o) in msgs.iter().zip(outcomes) {
+            out.push(self.settle(m, Ok(o)).await?);
+        }
+        Ok(out)
+    }
+
+    async fn publish_many(&self, msgs: &[TaskMessage]) -> Result<Vec<EnqueueOutcome>, BrokerError> {
+        let policy = RetryPolicy::default();
+        let mut n = 0;
+        loop {
+            match self.broker.enqueue(msgs).await {
+                Err(BrokerError::Unavailable(_)) if n < policy.max_retries => {
+                    tokio::time::sleep(policy.interval(n)).await;
+                    n += 1;
+                }
+                other => return other,
+            }
+        }
     }
 
     /// # Errors
@@ -541,6 +625,29 @@ mod tests {
         let ms: Vec<u128> = (0..4).map(|n| p.interval(n).as_millis()).collect();
         assert_eq!(ms, vec![100, 300, 400, 400]);
         assert!(RetryPolicy { interval_step: -1.0, ..p }.validate().is_err());
+    }
+
+    #[tokio::test]
+    async fn bulk_submit_queues_all_in_one_broker_call() {
+        let mut results = MockResultBackend::new();
+        results.expect_create().times(3).returning(|_| Ok(true));
+        let mut broker = MockBroker::new();
+        broker
+            .expect_enqueue()
+            .times(1)
+            .withf(|m| m.len() == 3)
+            .returning(|m| Ok(m.iter().map(|x| EnqueueOutcome::Queued(x.id)).collect()));
+        let s = svc(broker, results);
+        let reqs: Vec<_> = (0..3).map(|i| req("diag.noop", json!({"x": i}))).collect();
+        let out = s.submit_many(&reqs).await.unwrap();
+        assert_eq!(out.len(), 3);
+    }
+
+    #[tokio::test]
+    async fn bulk_submit_names_the_bad_request_and_queues_nothing() {
+        let s = svc(MockBroker::new(), MockResultBackend::new());
+        let reqs = vec![req("diag.noop", json!({})), req("diag.sleep", json!({"ms": "x"}))];
+        assert_eq!(field(s.submit_many(&reqs).await.unwrap_err()), "tasks[1].args.ms");
     }
 
     #[tokio::test]
