@@ -189,6 +189,7 @@ impl Runtime {
         u.worker = Some(self.id.to_string());
         u.fence = Some(d.token.fence);
         u.retries = Some(d.message.retries);
+        u.attempt = Some(d.attempt);
         u
     }
 

@@ -40,6 +40,9 @@ pub struct TaskRecord {
     pub progress: Option<serde_json::Value>,
     pub retries: u32,
     pub max_retries: u32,
+    /// Deliveries of the current run (1, or more after crashes / lost leases).
+    #[serde(default)]
+    pub attempts: u32,
     pub eta: Option<DateTime<Utc>>,
     pub expires: Option<DateTime<Utc>>,
     pub parent_id: Option<TaskId>,
@@ -71,6 +74,7 @@ impl TaskRecord {
             progress: None,
             retries: msg.retries,
             max_retries: msg.max_retries,
+            attempts: 0,
             eta: msg.eta,
             expires: msg.expires,
             parent_id: msg.parent_id,
@@ -114,6 +118,9 @@ pub struct StateUpdate {
     /// The writer's delivery fence (see [`TaskRecord::fence`]); `None` for producer writes.
     #[serde(default)]
     pub fence: Option<u64>,
+    /// The delivery's attempt number (written with STARTED).
+    #[serde(default)]
+    pub attempt: Option<u32>,
 }
 
 impl StateUpdate {
@@ -128,6 +135,7 @@ impl StateUpdate {
             progress: None,
             eta: None,
             fence: None,
+            attempt: None,
         }
     }
 }
@@ -155,6 +163,9 @@ impl TaskRecord {
         }
         if let Some(r) = u.retries {
             self.retries = r;
+        }
+        if let Some(a) = u.attempt {
+            self.attempts = a;
         }
         if u.eta.is_some() {
             self.eta = u.eta;
