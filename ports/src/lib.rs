@@ -7,6 +7,7 @@ pub mod broker;
 pub mod cache;
 pub mod clock;
 pub mod health;
+pub mod monitor;
 pub mod notifier;
 pub mod rate_limit;
 pub mod repository;
@@ -19,6 +20,7 @@ pub use broker::{Broker, BrokerError, Delivery, EnqueueOutcome, FetchRequest, Le
 pub use cache::{Cache, CacheError, CacheExt};
 pub use clock::{Clock, SystemClock};
 pub use health::HealthCheck;
+pub use monitor::{EventLog, MonitorError, TaskEvent, WorkerInfo, WorkerRegistry};
 pub use notifier::{Notification, Notifier, NotifyError, NotifyReceipt};
 pub use rate_limit::{RateDecision, RateLimitError, RateLimiter};
 pub use repository::{BidRepository, OrderRepository, RepoError, UserRepository};

@@ -1,0 +1,83 @@
+//! What the monitor reads: workers' heartbeats and the recent task events.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use goodrobot_domain::task::{TaskId, TaskState};
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MonitorError {
+    #[error("monitor store unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// A worker as its last heartbeat described it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkerInfo {
+    pub id: String,
+    pub host: String,
+    pub pid: u32,
+    pub started_at: DateTime<Utc>,
+    pub concurrency: u32,
+    pub queues: Vec<String>,
+    /// Tasks running now.
+    pub running: u32,
+    pub succeeded: u64,
+    pub failed: u64,
+    pub retried: u64,
+    pub last_heartbeat: DateTime<Utc>,
+}
+
+/// Workers announce themselves; a worker whose heartbeat is older than its TTL is gone.
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+#[async_trait]
+pub trait WorkerRegistry: Send + Sync {
+    /// Records (or refreshes) a worker's heartbeat, kept for `ttl`.
+    ///
+    /// # Errors
+    /// `Unavailable`.
+    async fn heartbeat(&self, worker: &WorkerInfo, ttl: Duration) -> Result<(), MonitorError>;
+    /// Workers whose heartbeat has not expired, by id.
+    ///
+    /// # Errors
+    /// `Unavailable`.
+    async fn list(&self) -> Result<Vec<WorkerInfo>, MonitorError>;
+    /// Removes a worker at its orderly exit.
+    ///
+    /// # Errors
+    /// `Unavailable`.
+    async fn remove(&self, id: &str) -> Result<(), MonitorError>;
+}
+
+/// One state change of one task.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskEvent {
+    pub task_id: TaskId,
+    pub name: String,
+    pub queue: String,
+    pub state: TaskState,
+    pub at: DateTime<Utc>,
+    pub worker: Option<String>,
+    /// Seconds from start to finish, on terminal events.
+    pub runtime_s: Option<f64>,
+    /// Seconds from enqueue (or eta) to start, on STARTED.
+    pub wait_s: Option<f64>,
+    pub error_kind: Option<String>,
+}
+
+/// A bounded history of task events (a capped stream): survives monitor restarts.
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+#[async_trait]
+pub trait EventLog: Send + Sync {
+    /// Appends events, keeping at most the log's capacity (oldest dropped).
+    ///
+    /// # Errors
+    /// `Unavailable`.
+    async fn append(&self, events: &[TaskEvent]) -> Result<(), MonitorError>;
+    /// The newest `limit` events, newest first.
+    ///
+    /// # Errors
+    /// `Unavailable`.
+    async fn recent(&self, limit: usize) -> Result<Vec<TaskEvent>, MonitorError>;
+}
