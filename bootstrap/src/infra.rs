@@ -1,10 +1,15 @@
 //! The adapters behind every port, chosen from the settings at start-up.
 
+use anyhow::Context;
 use goodrobot_ports::{
     BidRepository, Broker, Cache, Clock, HealthCheck, Notifier, OrderRepository, RateLimiter, ResultBackend,
-    SystemClock, UserRepository,
+    SessionStore, StateStore, SystemClock, UserRepository,
 };
-use std::sync::Arc;
+use goodrobot_redis::{
+    FailPolicy, RedisCache, RedisConfig, RedisPool, RedisRateLimiter, RedisSessionStore, RedisStateStore,
+    ResilientRateLimiter,
+};
+use std::{sync::Arc, time::Duration};
 
 use crate::Settings;
 
@@ -25,6 +30,8 @@ pub struct Infra {
     pub bids: Arc<dyn BidRepository>,
     pub cache: Arc<dyn Cache>,
     pub rate_limiter: Arc<dyn RateLimiter>,
+    pub state: Arc<dyn StateStore>,
+    pub sessions: Arc<dyn SessionStore>,
     pub broker: Arc<dyn Broker>,
     pub results: Arc<dyn ResultBackend>,
     pub notifier: Arc<dyn Notifier>,
@@ -35,6 +42,8 @@ pub struct Infra {
     pub records: Backend,
     /// Where the broker and results live.
     pub tasks: Backend,
+    /// The Redis pool, when `REDIS_URL` is set.
+    pub redis: Option<RedisPool>,
 }
 
 impl std::fmt::Debug for Infra {
@@ -56,6 +65,8 @@ impl Infra {
             bids: Arc::new(store.clone()),
             cache: Arc::new(goodrobot_memory::MemoryCache::new(clock.clone())),
             rate_limiter: Arc::new(goodrobot_memory::MemoryRateLimiter::new(clock.clone())),
+            state: Arc::new(goodrobot_memory::MemoryStateStore::new(clock.clone())),
+            sessions: Arc::new(goodrobot_memory::MemorySessionStore::new(clock.clone())),
             broker,
             results,
             notifier: Arc::new(goodrobot_notify::LogNotifier),
@@ -63,6 +74,7 @@ impl Infra {
             health: vec![Arc::new(store)],
             records: Backend::Memory,
             tasks: Backend::Memory,
+            redis: None,
         }
     }
 
@@ -72,12 +84,29 @@ impl Infra {
     /// # Errors
     /// A configured service that cannot be set up (bad URL, unreachable at start-up).
     pub async fn from_settings(settings: &Settings) -> anyhow::Result<Self> {
-        let infra = Self::memory();
+        let mut infra = Self::memory();
         if settings.database_url.is_some() {
             anyhow::bail!("DATABASE_URL is set but the Postgres adapter is not built in yet");
         }
-        if settings.redis_url.is_some() {
-            anyhow::bail!("REDIS_URL is set but the Redis adapters are not built in yet");
+        if let Some(url) = &settings.redis_url {
+            let cfg = RedisConfig {
+                url: url.clone(),
+                prefix: settings.redis_prefix.clone(),
+                pool_size: settings.redis_pool_size,
+                connect_timeout: Duration::from_secs(3),
+            };
+            let pool = RedisPool::connect(&cfg).await.context("connecting to REDIS_URL")?;
+            let policy: FailPolicy = settings
+                .rate_limit_fail_policy
+                .parse()
+                .map_err(|e: String| anyhow::anyhow!("RATE_LIMIT_FAIL_POLICY: {e}"))?;
+            let cache = Arc::new(RedisCache::new(pool.clone()));
+            infra.cache = cache.clone();
+            infra.rate_limiter = Arc::new(ResilientRateLimiter::new(Arc::new(RedisRateLimiter::new(pool.clone())), policy));
+            infra.state = Arc::new(RedisStateStore::new(pool.clone()));
+            infra.sessions = Arc::new(RedisSessionStore::new(pool.clone()));
+            infra.health.push(cache);
+            infra.redis = Some(pool);
         }
         Ok(infra)
     }

@@ -39,6 +39,9 @@ pub struct Settings {
     pub redis_pool_size: u32,
     /// `NOTIFY_WEBHOOK_URL`: deliver notifications by webhook; unset → log them.
     pub notify_webhook_url: Option<String>,
+    /// `RATE_LIMIT_FAIL_POLICY` (`allow` | `refuse`, default allow): what the rate limiter
+    /// answers while Redis is down.
+    pub rate_limit_fail_policy: String,
 }
 
 impl std::fmt::Debug for Settings {
@@ -107,6 +110,7 @@ impl Settings {
             db_pool_size: parse("DB_POOL_SIZE", get("DB_POOL_SIZE"), 10)?,
             redis_pool_size: parse("REDIS_POOL_SIZE", get("REDIS_POOL_SIZE"), 16)?,
             notify_webhook_url: get("NOTIFY_WEBHOOK_URL"),
+            rate_limit_fail_policy: get("RATE_LIMIT_FAIL_POLICY").unwrap_or_else(|| "allow".into()),
         })
     }
 }
