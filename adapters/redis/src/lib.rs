@@ -1,6 +1,22 @@
 //! Redis adapters: a bb8-redis pool with key naming under a prefix, and the key-value uses
 //! of the old stack (cache, temporary user state, sessions, rate limiting).
+//!
+//! Build one [`RedisPool`] and hand clones of it to each adapter:
+//! [`RedisCache`] (also the `redis` health check), [`RedisStateStore`],
+//! [`RedisSessionStore`], [`RedisRateLimiter`] — the latter wrapped in a
+//! [`ResilientRateLimiter`] that applies a [`FailPolicy`] while Redis is down.
 
+mod cache;
 mod pool;
+mod rate_limit;
+mod resilient;
+mod session;
+mod state;
+mod ttl;
 
+pub use cache::RedisCache;
 pub use pool::{RedisConfig, RedisPool, RedisSetupError, redis_error_kind};
+pub use rate_limit::RedisRateLimiter;
+pub use resilient::{FailPolicy, ResilientRateLimiter};
+pub use session::RedisSessionStore;
+pub use state::RedisStateStore;

@@ -73,7 +73,8 @@ impl RedisPool {
     /// A malformed URL, or Redis not answering within the connect timeout.
     #[tracing::instrument(skip_all, err)]
     pub async fn connect(cfg: &RedisConfig) -> Result<Self, RedisSetupError> {
-        let manager = RedisConnectionManager::new(cfg.url.as_str()).map_err(|e| RedisSetupError::BadUrl(redis_error_kind(&e)))?;
+        let manager =
+            RedisConnectionManager::new(cfg.url.as_str()).map_err(|e| RedisSetupError::BadUrl(redis_error_kind(&e)))?;
         let pool = bb8::Pool::builder()
             .max_size(cfg.pool_size.max(1))
             .connection_timeout(cfg.connect_timeout)
