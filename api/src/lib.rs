@@ -1,1 +1,114 @@
-//! placeholder
+//! GoodRobot's HTTP API: poem-openapi endpoints under `/api/v1`, Swagger UI at `/docs`, the
+//! OpenAPI document at `/openapi.json`, and every error as `application/problem+json`.
+//!
+//! [`app`] builds the endpoint (tests drive it in-process); [`serve`] runs it on a listener
+//! the caller bound until a shutdown token is cancelled.
+
+mod bids;
+pub mod body;
+pub mod dto;
+pub mod embedded;
+mod health;
+mod notifications;
+mod orders;
+pub mod params;
+pub mod problem;
+mod reports;
+mod state;
+mod tasks;
+mod users;
+
+pub use state::AppState;
+
+use poem::{
+    Endpoint, EndpointExt, IntoResponse, Response, Route, Server,
+    http::StatusCode,
+    listener::TcpAcceptor,
+    middleware::{CatchPanic, Tracing},
+};
+use poem_openapi::{OpenApiService, Tags};
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// The path every resource lives under.
+pub const API_PREFIX: &str = "/api/v1";
+
+/// How long in-flight requests may take to finish after a shutdown request.
+pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(35);
+
+#[derive(Tags)]
+enum ApiTags {
+    /// Clients, masters, partners and admins.
+    Users,
+    /// What clients ask for.
+    Orders,
+    /// Masters' offers, and assigning an order to one.
+    Bids,
+    /// Background tasks: queue, follow, revoke, replay.
+    Tasks,
+    /// Messages to users, now or later.
+    Notifications,
+    /// Analytics reports built in the background.
+    Reports,
+    /// Liveness and readiness.
+    Health,
+}
+
+/// The OpenAPI service of every resource.
+fn api_service(state: &AppState) -> OpenApiService<impl poem_openapi::OpenApi, ()> {
+    let apis = (
+        users::UsersApi { state: state.clone() },
+        orders::OrdersApi { state: state.clone() },
+        bids::BidsApi { state: state.clone() },
+        tasks::TasksApi { state: state.clone() },
+        notifications::NotificationsApi { state: state.clone() },
+        reports::ReportsApi { state: state.clone() },
+        health::HealthApi { state: state.clone() },
+    );
+    OpenApiService::new(apis, "GoodRobot API", env!("CARGO_PKG_VERSION"))
+        .description("Orders, bids and background tasks of the GoodRobot marketplace.")
+        .server(API_PREFIX)
+}
+
+/// The whole HTTP application.
+pub fn app(state: AppState) -> impl Endpoint<Output = Response> + 'static {
+    let api = api_service(&state);
+    let docs = api.swagger_ui();
+    let spec = api.spec_endpoint();
+    Route::new()
+        .nest(API_PREFIX, api)
+        .nest("/docs", docs)
+        .at("/openapi.json", spec)
+        .catch_all_error(problem::render_error)
+        .with(CatchPanic::new().with_handler(on_panic))
+        .with(Tracing)
+}
+
+/// A handler that panicked: logged, and an opaque 500 like any other internal error.
+fn on_panic(panic: Box<dyn std::any::Any + Send>) -> Response {
+    let message = panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_default();
+    tracing::error!(panic = %message, "a handler panicked");
+    problem::Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "the server could not handle this request")
+        .into_response()
+}
+
+/// Serves [`app`] on `listener` until `shutdown` is cancelled, then stops accepting and lets
+/// in-flight requests finish (up to [`DRAIN_TIMEOUT`]; long `?wait=` polls return at once).
+///
+/// # Errors
+/// The listener cannot be used.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    mut state: AppState,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    state.shutdown = shutdown.clone();
+    let acceptor = TcpAcceptor::from_tokio(listener)?;
+    Server::new_with_acceptor(acceptor)
+        .run_with_graceful_shutdown(app(state), shutdown.cancelled_owned(), Some(DRAIN_TIMEOUT))
+        .await
+}
