@@ -85,8 +85,21 @@ impl Infra {
     /// A configured service that cannot be set up (bad URL, unreachable at start-up).
     pub async fn from_settings(settings: &Settings) -> anyhow::Result<Self> {
         let mut infra = Self::memory();
-        if settings.database_url.is_some() {
-            anyhow::bail!("DATABASE_URL is set but the Postgres adapter is not built in yet");
+        if let Some(url) = &settings.database_url {
+            if settings.run_migrations {
+                let applied = goodrobot_migrations::run_pending(url).await.context("running migrations on DATABASE_URL")?;
+                tracing::info!(applied = applied.len(), "database migrations applied");
+            }
+            let mut cfg = goodrobot_postgres::PgConfig::new(url.clone());
+            cfg.pool_size = settings.db_pool_size;
+            let store = goodrobot_postgres::PgStore::connect(&cfg).await.context("connecting to DATABASE_URL")?;
+            let store = Arc::new(store);
+            infra.users = store.clone();
+            infra.orders = store.clone();
+            infra.bids = store.clone();
+            // Postgres replaces the in-memory store in the readiness checks.
+            infra.health = vec![store];
+            infra.records = Backend::Postgres;
         }
         if let Some(url) = &settings.redis_url {
             let cfg = RedisConfig {
