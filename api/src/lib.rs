@@ -13,9 +13,11 @@ mod notifications;
 mod orders;
 pub mod params;
 pub mod problem;
+pub mod rate_limit;
 mod reports;
 mod state;
 mod tasks;
+mod user_state;
 mod users;
 
 pub use state::AppState;
@@ -58,6 +60,7 @@ enum ApiTags {
 fn api_service(state: &AppState) -> OpenApiService<impl poem_openapi::OpenApi, ()> {
     let apis = (
         users::UsersApi { state: state.clone() },
+        user_state::UserStateApi { state: state.clone() },
         orders::OrdersApi { state: state.clone() },
         bids::BidsApi { state: state.clone() },
         tasks::TasksApi { state: state.clone() },
@@ -75,8 +78,9 @@ pub fn app(state: AppState) -> impl Endpoint<Output = Response> + 'static {
     let api = api_service(&state);
     let docs = api.swagger_ui();
     let spec = api.spec_endpoint();
+    let limited = api.with(rate_limit::RateLimit { limiter: state.rate_limiter.clone(), limits: state.rate_limits });
     Route::new()
-        .nest(API_PREFIX, api)
+        .nest(API_PREFIX, limited)
         .nest("/docs", docs)
         .at("/openapi.json", spec)
         .catch_all_error(problem::render_error)

@@ -5,6 +5,7 @@ use anyhow::Context;
 use goodrobot_api::{
     AppState,
     embedded::{worker_config, worker_deps},
+    rate_limit::RateLimits,
     serve,
 };
 use goodrobot_bootstrap::{Backend, Infra, Settings, init_telemetry};
@@ -39,7 +40,13 @@ async fn main() -> anyhow::Result<()> {
     tracing::info!(addr = %settings.api_addr, docs = "/docs", "serving the API");
     tokio::spawn(signals(shutdown.clone()));
 
-    let served = serve(listener, AppState::from_infra(&infra), shutdown.clone()).await;
+    let mut state = AppState::from_infra(&infra);
+    state.rate_limits = RateLimits {
+        reads: settings.rate_limit_reads_per_min,
+        writes: settings.rate_limit_writes_per_min,
+        period: std::time::Duration::from_secs(60),
+    };
+    let served = serve(listener, state, shutdown.clone()).await;
     // Whatever ended the server, the worker stops too (and hands back what it holds).
     shutdown.cancel();
     if let Some(worker) = worker {

@@ -2,9 +2,11 @@
 
 use goodrobot_bootstrap::{Backend, Infra};
 use goodrobot_ports::{
-    HealthCheck,
-    services::{BidService, OrderService, TaskPolicy, TaskService, UserService},
+    HealthCheck, RateLimiter,
+    services::{BidService, OrderService, TaskPolicy, TaskService, UserService, UserStateService},
 };
+
+use crate::rate_limit::RateLimits;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
@@ -15,6 +17,10 @@ pub struct AppState {
     pub orders: OrderService,
     pub bids: BidService,
     pub tasks: TaskService,
+    pub user_state: UserStateService,
+    /// Limits each client's requests (see [`crate::rate_limit`]).
+    pub rate_limiter: Arc<dyn RateLimiter>,
+    pub rate_limits: RateLimits,
     /// What `/ready` checks.
     pub health: Vec<Arc<dyn HealthCheck>>,
     /// True when tasks live in this process (an embedded worker runs them; lost on exit).
@@ -45,6 +51,9 @@ impl AppState {
                 infra.clock.clone(),
                 TaskPolicy::default(),
             ),
+            user_state: UserStateService::new(infra.users.clone(), infra.state.clone(), infra.clock.clone()),
+            rate_limiter: infra.rate_limiter.clone(),
+            rate_limits: RateLimits::default(),
             health: infra.health.clone(),
             embedded: infra.tasks == Backend::Memory,
             shutdown: CancellationToken::new(),

@@ -9,7 +9,7 @@ use goodrobot_redis::{
     FailPolicy, RedisCache, RedisConfig, RedisPool, RedisRateLimiter, RedisSessionStore, RedisStateStore,
     ResilientRateLimiter,
 };
-use std::{sync::Arc, time::Duration};
+use std::sync::Arc;
 
 use crate::Settings;
 
@@ -87,7 +87,8 @@ impl Infra {
         let mut infra = Self::memory();
         if let Some(url) = &settings.database_url {
             if settings.run_migrations {
-                let applied = goodrobot_migrations::run_pending(url).await.context("running migrations on DATABASE_URL")?;
+                let applied =
+                    goodrobot_migrations::run_pending(url).await.context("running migrations on DATABASE_URL")?;
                 tracing::info!(applied = applied.len(), "database migrations applied");
             }
             let mut cfg = goodrobot_postgres::PgConfig::new(url.clone());
@@ -106,7 +107,7 @@ impl Infra {
                 url: url.clone(),
                 prefix: settings.redis_prefix.clone(),
                 pool_size: settings.redis_pool_size,
-                connect_timeout: Duration::from_secs(3),
+                connect_timeout: settings.redis_connect_timeout,
             };
             let pool = RedisPool::connect(&cfg).await.context("connecting to REDIS_URL")?;
             let policy: FailPolicy = settings
@@ -115,7 +116,8 @@ impl Infra {
                 .map_err(|e: String| anyhow::anyhow!("RATE_LIMIT_FAIL_POLICY: {e}"))?;
             let cache = Arc::new(RedisCache::new(pool.clone()));
             infra.cache = cache.clone();
-            infra.rate_limiter = Arc::new(ResilientRateLimiter::new(Arc::new(RedisRateLimiter::new(pool.clone())), policy));
+            infra.rate_limiter =
+                Arc::new(ResilientRateLimiter::new(Arc::new(RedisRateLimiter::new(pool.clone())), policy));
             infra.state = Arc::new(RedisStateStore::new(pool.clone()));
             infra.sessions = Arc::new(RedisSessionStore::new(pool.clone()));
             infra.health.push(cache);

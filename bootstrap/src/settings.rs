@@ -37,11 +37,17 @@ pub struct Settings {
     pub db_pool_size: u32,
     /// `REDIS_POOL_SIZE` (default 16).
     pub redis_pool_size: u32,
+    /// `REDIS_CONNECT_TIMEOUT_MS` (default 1000): how long a Redis checkout may wait.
+    pub redis_connect_timeout: Duration,
     /// `NOTIFY_WEBHOOK_URL`: deliver notifications by webhook; unset → log them.
     pub notify_webhook_url: Option<String>,
     /// `RATE_LIMIT_FAIL_POLICY` (`allow` | `refuse`, default allow): what the rate limiter
     /// answers while Redis is down.
     pub rate_limit_fail_policy: String,
+    /// `RATE_LIMIT_READS_PER_MIN` (default 600; 0 = unlimited): GETs per client per minute.
+    pub rate_limit_reads_per_min: u32,
+    /// `RATE_LIMIT_WRITES_PER_MIN` (default 120; 0 = unlimited): other requests per client per minute.
+    pub rate_limit_writes_per_min: u32,
 }
 
 impl std::fmt::Debug for Settings {
@@ -110,7 +116,14 @@ impl Settings {
             db_pool_size: parse("DB_POOL_SIZE", get("DB_POOL_SIZE"), 10)?,
             redis_pool_size: parse("REDIS_POOL_SIZE", get("REDIS_POOL_SIZE"), 16)?,
             notify_webhook_url: get("NOTIFY_WEBHOOK_URL"),
+            redis_connect_timeout: Duration::from_millis(parse(
+                "REDIS_CONNECT_TIMEOUT_MS",
+                get("REDIS_CONNECT_TIMEOUT_MS"),
+                1000,
+            )?),
             rate_limit_fail_policy: get("RATE_LIMIT_FAIL_POLICY").unwrap_or_else(|| "allow".into()),
+            rate_limit_reads_per_min: parse("RATE_LIMIT_READS_PER_MIN", get("RATE_LIMIT_READS_PER_MIN"), 600)?,
+            rate_limit_writes_per_min: parse("RATE_LIMIT_WRITES_PER_MIN", get("RATE_LIMIT_WRITES_PER_MIN"), 120)?,
         })
     }
 }

@@ -44,6 +44,33 @@ pub enum RedisSetupError {
 pub struct RedisPool {
     pool: bb8::Pool<RedisConnectionManager>,
     prefix: Arc<str>,
+    breaker: Arc<Breaker>,
+}
+
+/// After a failed checkout, further checkouts fail at once for [`Breaker::OPEN_FOR`]: while
+/// Redis is down, requests pay one connect timeout per interval, not one per call.
+#[derive(Debug)]
+struct Breaker {
+    epoch: std::time::Instant,
+    /// Milliseconds since `epoch` until which checkouts fail fast (0 = closed).
+    open_until_ms: std::sync::atomic::AtomicU64,
+}
+
+impl Breaker {
+    const OPEN_FOR: Duration = Duration::from_secs(1);
+
+    fn now_ms(&self) -> u64 {
+        self.epoch.elapsed().as_millis() as u64
+    }
+
+    fn is_open(&self) -> bool {
+        self.now_ms() < self.open_until_ms.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn trip(&self) {
+        let until = self.now_ms() + Self::OPEN_FOR.as_millis() as u64;
+        self.open_until_ms.store(until, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 impl std::fmt::Debug for RedisPool {
@@ -81,7 +108,8 @@ impl RedisPool {
             .build(manager)
             .await
             .map_err(|e| RedisSetupError::Unreachable(redis_error_kind(&e)))?;
-        let this = Self { pool, prefix: cfg.prefix.clone().into() };
+        let breaker = Arc::new(Breaker { epoch: std::time::Instant::now(), open_until_ms: 0.into() });
+        let this = Self { pool, prefix: cfg.prefix.clone().into(), breaker };
         this.ping().await.map_err(RedisSetupError::Unreachable)?;
         Ok(this)
     }
@@ -91,9 +119,15 @@ impl RedisPool {
     /// # Errors
     /// No connection within the pool's timeout (Redis down or pool exhausted), described.
     pub async fn get(&self) -> Result<bb8::PooledConnection<'_, RedisConnectionManager>, String> {
-        self.pool.get().await.map_err(|e| match e {
-            bb8::RunError::User(e) => redis_error_kind(&e),
-            bb8::RunError::TimedOut => "timed out waiting for a connection".to_owned(),
+        if self.breaker.is_open() {
+            return Err("redis unavailable (a connection failed within the last second)".to_owned());
+        }
+        self.pool.get().await.map_err(|e| {
+            self.breaker.trip();
+            match e {
+                bb8::RunError::User(e) => redis_error_kind(&e),
+                bb8::RunError::TimedOut => "timed out waiting for a connection".to_owned(),
+            }
         })
     }
 

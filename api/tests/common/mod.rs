@@ -21,6 +21,7 @@ pub struct Reply {
     pub content_type: String,
     pub body: Value,
     pub location: Option<String>,
+    pub headers: poem::http::HeaderMap,
 }
 
 impl Reply {
@@ -83,6 +84,13 @@ impl TestApp {
         build(infra, notifier, state)
     }
 
+    /// The app over the given adapters (e.g. Redis ones), with no worker.
+    pub fn over(infra: Infra) -> Self {
+        let notifier = Arc::new(RecordingNotifier::new());
+        let state = AppState::from_infra(&infra);
+        build(infra, notifier, state)
+    }
+
     /// The app with a state changed by `f` (e.g. an extra health check).
     pub fn with_state(f: impl FnOnce(&mut AppState)) -> Self {
         let (infra, notifier) = infra();
@@ -116,9 +124,10 @@ impl TestApp {
         let header = |name: &str| resp.0.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
         let content_type = header("content-type").unwrap_or_default();
         let location = header("location");
+        let headers = resp.0.headers().clone();
         let bytes = resp.0.into_body().into_bytes().await.expect("body");
         let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        Reply { status, content_type, body, location }
+        Reply { status, content_type, body, location, headers }
     }
 
     pub async fn get(&self, path: &str) -> Reply {
@@ -141,6 +150,10 @@ impl TestApp {
     pub async fn post_raw(&self, path: &str, content_type: &str, body: impl Into<String>) -> Reply {
         let body: String = body.into();
         Self::reply(self.client.post(path).content_type(content_type).body(body).send().await).await
+    }
+
+    pub async fn put(&self, path: &str, body: Value) -> Reply {
+        Self::reply(self.client.put(path).body_json(&body).send().await).await
     }
 
     pub async fn patch(&self, path: &str, body: Value) -> Reply {
