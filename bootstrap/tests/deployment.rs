@@ -1,0 +1,94 @@
+//! The deployment files are valid and name the real binaries with their real arguments
+//! (there is no Docker engine here, so the compose file is checked as YAML).
+
+use std::{collections::BTreeSet, path::PathBuf};
+use yaml_rust2::{Yaml, YamlLoader};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn compose() -> Yaml {
+    let text = std::fs::read_to_string(root().join("docker-compose.yml")).unwrap();
+    YamlLoader::load_from_str(&text).unwrap().remove(0)
+}
+
+/// Binaries the workspace builds (`[[bin]] name = …` and `src/bin/*.rs`).
+fn workspace_bins() -> BTreeSet<String> {
+    let mut bins = BTreeSet::new();
+    for krate in ["api", "worker", "migrations", "bench"] {
+        let dir = root().join(krate);
+        let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap_or_default();
+        let mut in_bin = false;
+        for line in manifest.lines() {
+            let line = line.trim();
+            if line.starts_with('[') {
+                in_bin = line == "[[bin]]";
+            } else if in_bin && let Some(v) = line.strip_prefix("name = ") {
+                bins.insert(v.trim_matches('"').to_owned());
+            }
+        }
+        if let Ok(entries) = std::fs::read_dir(dir.join("src/bin")) {
+            for e in entries.flatten() {
+                if let Some(stem) = e.path().file_stem() {
+                    bins.insert(stem.to_string_lossy().into_owned());
+                }
+            }
+        }
+    }
+    bins
+}
+
+fn service<'a>(c: &'a Yaml, name: &str) -> &'a Yaml {
+    let s = &c["services"][name];
+    assert!(!s.is_badvalue(), "service {name} is missing");
+    s
+}
+
+fn command(s: &Yaml) -> Vec<String> {
+    s["command"].as_vec().map(|v| v.iter().filter_map(|x| x.as_str().map(str::to_owned)).collect()).unwrap_or_default()
+}
+
+#[test]
+fn compose_has_every_service_and_app_commands_are_real_binaries() {
+    let c = compose();
+    let bins = workspace_bins();
+    for (name, bin) in [("api", "goodrobot-api"), ("worker", "goodrobot-worker"), ("migrate", "goodrobot-migrate")] {
+        let cmd = command(service(&c, name));
+        assert_eq!(cmd.first().map(String::as_str), Some(bin), "{name}: {cmd:?}");
+        assert!(bins.contains(bin), "{bin} is not built by the workspace ({bins:?})");
+    }
+    assert_eq!(command(service(&c, "migrate")).get(1).map(String::as_str), Some("run"));
+    for name in ["redis", "postgres"] {
+        assert!(!service(&c, name)["healthcheck"].is_badvalue(), "{name} has no healthcheck");
+    }
+}
+
+#[test]
+fn redis_keeps_an_append_only_file_and_never_evicts() {
+    let c = compose();
+    let cmd = command(service(&c, "redis")).join(" ");
+    assert!(cmd.contains("--appendonly yes"), "{cmd}");
+    assert!(cmd.contains("--maxmemory-policy noeviction"), "{cmd}");
+}
+
+#[test]
+fn app_services_wait_for_healthy_dependencies_and_migrations() {
+    let c = compose();
+    for name in ["api", "worker"] {
+        let deps = &service(&c, name)["depends_on"];
+        assert_eq!(deps["postgres"]["condition"].as_str(), Some("service_healthy"), "{name}");
+        assert_eq!(deps["redis"]["condition"].as_str(), Some("service_healthy"), "{name}");
+        assert_eq!(deps["migrate"]["condition"].as_str(), Some("service_completed_successfully"), "{name}");
+    }
+}
+
+#[test]
+fn the_image_ships_the_binaries_compose_runs_and_runs_as_non_root() {
+    let dockerfile = std::fs::read_to_string(root().join("Dockerfile")).unwrap();
+    for bin in ["goodrobot-api", "goodrobot-worker", "goodrobot-migrate"] {
+        assert!(dockerfile.contains(&format!("--bin {bin}")), "{bin} not built in the Dockerfile");
+    }
+    assert!(dockerfile.contains("\nUSER goodrobot"), "the runtime stage must not run as root");
+    assert!(dockerfile.matches("FROM ").count() >= 2, "multi-stage build expected");
+}
