@@ -1,0 +1,123 @@
+//! Enqueueing: messages grouped by queue, up to [`CHUNK`] per script call; the calls of up
+//! to [`TRANSACTION`] messages go in one `MULTI`/`EXEC` round trip, and a few such round
+//! trips are on the wire at once.
+
+use futures::{StreamExt, stream::FuturesOrdered};
+use goodrobot_domain::task::{QueueName, TaskMessage};
+use goodrobot_ports::EnqueueOutcome;
+use redis::Value;
+
+use super::RedisBroker;
+use crate::{
+    codec::{encode, epoch_ms, task_id},
+    conn::Failure,
+};
+
+/// Messages per script call (bounds the time one call holds Redis).
+const CHUNK: usize = 500;
+/// Messages per round trip; a call of at most this many is all-or-nothing.
+const TRANSACTION: usize = 10_000;
+/// Round trips of one bulk enqueue on the wire at once.
+const IN_FLIGHT: usize = 4;
+
+/// One script call: a queue and the positions of its messages in the caller's slice.
+type Call<'a> = (&'a QueueName, &'a [usize]);
+
+impl RedisBroker {
+    pub(super) async fn enqueue_all(&self, msgs: &[TaskMessage]) -> Result<Vec<EnqueueOutcome>, Failure> {
+        if msgs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let stored = msgs.iter().map(encode).collect::<Result<Vec<_>, _>>()?;
+        let mut by_queue: Vec<(&QueueName, Vec<usize>)> = Vec::new();
+        for (i, m) in msgs.iter().enumerate() {
+            match by_queue.iter_mut().find(|(q, _)| *q == &m.queue) {
+                Some((_, positions)) => positions.push(i),
+                None => by_queue.push((&m.queue, vec![i])),
+            }
+        }
+        let calls: Vec<Call<'_>> =
+            by_queue.iter().flat_map(|(q, positions)| positions.chunks(CHUNK).map(move |c| (*q, c))).collect();
+        let mut round_trips: Vec<Vec<Call<'_>>> = Vec::new();
+        let mut size = 0;
+        for call in calls {
+            if round_trips.is_empty() || size + call.1.len() > TRANSACTION {
+                round_trips.push(Vec::new());
+                size = 0;
+            }
+            size += call.1.len();
+            round_trips.last_mut().into_iter().for_each(|rt| rt.push(call));
+        }
+        let mut answers = Vec::with_capacity(round_trips.len());
+        let mut on_the_wire = FuturesOrdered::new();
+        for calls in &round_trips {
+            if on_the_wire.len() >= IN_FLIGHT
+                && let Some(answer) = on_the_wire.next().await
+            {
+                answers.push(answer?);
+            }
+            on_the_wire.push_back(self.enqueue_round_trip(calls, msgs, &stored));
+        }
+        while let Some(answer) = on_the_wire.next().await {
+            answers.push(answer?);
+        }
+        let mut out = vec![None; msgs.len()];
+        for (i, outcome) in answers.into_iter().flatten() {
+            out[i] = Some(outcome);
+        }
+        out.into_iter()
+            .enumerate()
+            .map(|(i, o)| o.ok_or_else(|| Failure::Internal(format!("no enqueue outcome for message {i}"))))
+            .collect()
+    }
+
+    async fn enqueue_round_trip(
+        &self,
+        calls: &[Call<'_>],
+        msgs: &[TaskMessage],
+        stored: &[Vec<u8>],
+    ) -> Result<Vec<(usize, EnqueueOutcome)>, Failure> {
+        let mut pipe = redis::pipe();
+        if calls.len() > 1 {
+            pipe.atomic();
+        }
+        for (queue, positions) in calls {
+            let k = self.keys(queue);
+            let mut cmd =
+                self.scripts().enqueue.call(&[&k.msg, &k.ready, &k.delayed, &k.seq, &k.dedup, &k.dedup_of, &k.wake]);
+            cmd.arg(positions.len());
+            for &i in *positions {
+                let m = &msgs[i];
+                cmd.arg(m.id.to_string())
+                    .arg(&stored[i])
+                    .arg(m.eta.map(|eta| epoch_ms(eta).to_string()).unwrap_or_default())
+                    .arg(m.dedup_key.as_deref().unwrap_or(""));
+            }
+            pipe.add_command(cmd);
+        }
+        let mut names: Vec<&str> = calls.iter().map(|(q, _)| q.as_str()).collect();
+        names.dedup();
+        pipe.cmd("SADD").arg(&self.inner.queues).arg(names).ignore();
+        let replies: Vec<Value> = self.redis().pipeline(&pipe).await?;
+        if replies.len() != calls.len() {
+            return Err(Failure::Internal(format!("{} replies to {} enqueue calls", replies.len(), calls.len())));
+        }
+        let mut out = Vec::new();
+        for ((_, positions), reply) in calls.iter().zip(&replies) {
+            let Value::Array(items) = reply else {
+                return Err(Failure::Internal(format!("unexpected enqueue reply: {reply:?}")));
+            };
+            if items.len() != positions.len() {
+                return Err(Failure::Internal("enqueue reply of the wrong length".into()));
+            }
+            for (&i, item) in positions.iter().zip(items) {
+                let outcome = match item {
+                    Value::Int(1) => EnqueueOutcome::Queued(msgs[i].id),
+                    other => EnqueueOutcome::Duplicate(task_id(other, "enqueue")?),
+                };
+                out.push((i, outcome));
+            }
+        }
+        Ok(out)
+    }
+}

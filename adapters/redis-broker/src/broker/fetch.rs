@@ -1,0 +1,141 @@
+//! Fetching: one `fetch.lua` round per queue (reclaim, promote, claim — one atomic step),
+//! the revocations of what was claimed in one more call, and, when nothing is due, a
+//! blocking pop on the queues' wake lists until an enqueue pushes a token or the next due
+//! time / lease expiry the rounds reported, whichever is first.
+
+use goodrobot_domain::task::{QueueName, TaskFailure};
+use goodrobot_ports::{BrokerError, Delivery, FetchRequest, LeaseToken};
+use redis::Value;
+use std::time::Duration;
+use tokio::time::Instant;
+
+use super::RedisBroker;
+use crate::{
+    codec::{array, bytes, decode, from_epoch_ms, int, ms, task_id, text},
+    conn::Failure,
+};
+
+/// At most this many tasks are claimed by one script call.
+const MAX_CLAIM: usize = 1000;
+
+/// What one round on one queue gave.
+struct Round {
+    deliveries: Vec<Delivery>,
+    /// How long until something may become due there (`None`: nothing is scheduled).
+    next: Option<Duration>,
+}
+
+impl RedisBroker {
+    pub(super) async fn fetch_waiting(&self, req: &FetchRequest) -> Result<Vec<Delivery>, BrokerError> {
+        if req.max == 0 || req.queues.is_empty() {
+            return Ok(Vec::new());
+        }
+        let deadline =
+            Instant::now().checked_add(req.wait).unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400));
+        loop {
+            let (mut got, next) = self.fetch_once(req).await?;
+            if !got.is_empty() {
+                self.fill_revocations(&mut got).await?;
+                return Ok(got);
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Ok(got);
+            }
+            // A millisecond more, so that the due time has surely passed on Redis's clock.
+            let wake_at = next.map_or(deadline, |d| (now + d + Duration::from_millis(1)).min(deadline));
+            let keys: Vec<String> = req.queues.iter().map(|q| self.keys(q).wake.clone()).collect();
+            self.redis()
+                .block(
+                    move |timeout| {
+                        let mut cmd = redis::cmd("BLPOP");
+                        cmd.arg(keys).arg(format!("{timeout:.3}"));
+                        cmd
+                    },
+                    wake_at,
+                )
+                .await?;
+        }
+    }
+
+    /// One round over the queues in order until `max` tasks are claimed; also the earliest
+    /// time something may change if nothing was claimed.
+    async fn fetch_once(&self, req: &FetchRequest) -> Result<(Vec<Delivery>, Option<Duration>), BrokerError> {
+        let mut got = Vec::new();
+        let mut next: Option<Duration> = None;
+        for queue in &req.queues {
+            let want = req.max.saturating_sub(got.len());
+            if want == 0 {
+                break;
+            }
+            let round = self.claim(queue, want.min(MAX_CLAIM), req.lease).await?;
+            got.extend(round.deliveries);
+            next = match (next, round.next) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+        }
+        Ok((got, next))
+    }
+
+    async fn claim(&self, queue: &QueueName, max: usize, lease: Duration) -> Result<Round, BrokerError> {
+        let k = self.keys(queue);
+        let mut cmd = self.scripts().fetch.call(&[
+            &k.msg,
+            &k.ready,
+            &k.delayed,
+            &k.inflight,
+            &k.claim,
+            &k.seq,
+            &k.dead,
+            &k.dedup,
+            &k.dedup_of,
+            &k.wake,
+        ]);
+        cmd.arg(max).arg(ms(lease)).arg(self.inner.cfg.max_deliveries).arg(self.inner.cfg.batch.max(1));
+        let reply: Value = self.redis().query(&cmd).await?;
+        let items = array(&reply, "fetch")?;
+        let [now, next, buried, claimed @ ..] = items else {
+            return Err(Failure::Internal(format!("unexpected fetch reply: {reply:?}")).into());
+        };
+        let now = int(now, "fetch time")?;
+        let next = u64::try_from(int(next, "fetch next")?).ok().map(Duration::from_millis);
+        for id in array(buried, "fetch dead-lettered")? {
+            tracing::warn!(task_id = %text(id, "dead-lettered id")?, %queue, "task dead-lettered: delivery limit exceeded");
+        }
+        let lease_until = from_epoch_ms(now.saturating_add(i64::try_from(ms(lease)).unwrap_or(i64::MAX)));
+        let mut deliveries = Vec::with_capacity(claimed.len() / 4);
+        for task in claimed.chunks(4) {
+            let [id, fence, attempt, body] = task else {
+                return Err(Failure::Internal("fetch reply of the wrong length".into()).into());
+            };
+            let token = LeaseToken {
+                task_id: task_id(id, "claimed id")?,
+                queue: queue.clone(),
+                fence: u64::try_from(int(fence, "fence")?).map_err(|_| Failure::Internal("negative fence".into()))?,
+            };
+            let attempt = u32::try_from(int(attempt, "attempt")?).unwrap_or(u32::MAX);
+            match decode(bytes(body, "stored message")?) {
+                Ok(message) => deliveries.push(Delivery { message, attempt, token, lease_until, revoked: None }),
+                Err(e) => {
+                    // It could never run: dead-letter it at once instead of redelivering it.
+                    tracing::error!(task_id = %token.task_id, %queue, error = %e, "unreadable message dead-lettered");
+                    self.settle_dead_letter(&token, &TaskFailure::new("InvalidMessage", e)).await?;
+                }
+            }
+        }
+        Ok(Round { deliveries, next })
+    }
+
+    /// Fills `revoked` of every delivery with one call for all of them.
+    async fn fill_revocations(&self, got: &mut [Delivery]) -> Result<(), Failure> {
+        let ids: Vec<_> = got.iter().map(|d| d.message.id).collect();
+        let reasons = self.revoked_reasons(&ids).await?;
+        if !reasons.is_empty() {
+            for d in got.iter_mut() {
+                d.revoked = reasons.get(&d.message.id).cloned();
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,298 @@
+//! How the adapters talk to Redis: every non-blocking command goes over one multiplexed
+//! connection reserved from the shared pool (so concurrent calls pipeline on it and pay no
+//! per-call checkout), and each blocking wait (BLPOP/BLMOVE) gets a pooled connection of its
+//! own, ended at a precise local deadline with `CLIENT UNBLOCK` (Redis itself only checks
+//! blocking timeouts every 1/hz s, 100 ms by default).
+
+use goodrobot_redis::{RedisPool, redis_error_kind};
+use redis::{
+    Cmd, ErrorKind, FromRedisValue, Pipeline, RedisError, Script, ServerErrorKind, Value, aio::MultiplexedConnection,
+};
+use std::{
+    sync::{
+        Arc, Mutex, PoisonError,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
+use tokio::{sync::oneshot, time::Instant};
+
+/// Why a Redis call failed, before it becomes a port's error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Failure {
+    /// Redis cannot be reached (or did not answer in time).
+    Unavailable(String),
+    /// Redis answered with an error, or with something unexpected.
+    Internal(String),
+}
+
+impl Failure {
+    fn of(e: &RedisError) -> Self {
+        let down = e.is_io_error()
+            || e.is_connection_dropped()
+            || e.is_connection_refusal()
+            || e.is_timeout()
+            || matches!(
+                e.kind(),
+                ErrorKind::Server(
+                    ServerErrorKind::BusyLoading
+                        | ServerErrorKind::TryAgain
+                        | ServerErrorKind::ClusterDown
+                        | ServerErrorKind::MasterDown
+                )
+            );
+        if down { Self::Unavailable(redis_error_kind(e)) } else { Self::Internal(redis_error_kind(e)) }
+    }
+}
+
+/// A blocking wait shorter than this is slept locally instead (not worth a connection, and
+/// too short to be sure the command reached Redis before it would be unblocked).
+const MIN_BLOCK: Duration = Duration::from_millis(3);
+/// How much longer than the local deadline Redis is told to block (a safety net only: the
+/// wait normally ends by `CLIENT UNBLOCK` at the local deadline).
+const SERVER_SLACK: Duration = Duration::from_secs(1);
+
+/// The reserved connection and the pooled checkout that keeps it out of others' hands.
+struct Hot {
+    conn: MultiplexedConnection,
+    generation: u64,
+    /// Dropping this ends the task that holds the pooled checkout.
+    _hold: oneshot::Sender<()>,
+}
+
+/// Connections of one adapter instance (shared by its clones).
+pub(crate) struct Redis {
+    pool: RedisPool,
+    scripts: Vec<Lua>,
+    response_timeout: Duration,
+    hot: Mutex<Option<Hot>>,
+    reserving: tokio::sync::Mutex<()>,
+    generations: AtomicU64,
+}
+
+impl std::fmt::Debug for Redis {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Redis").field("pool", &self.pool).field("scripts", &self.scripts.len()).finish_non_exhaustive()
+    }
+}
+
+impl Redis {
+    /// `scripts` are loaded whenever a connection is reserved (and again after NOSCRIPT).
+    pub(crate) fn new(pool: RedisPool, scripts: Vec<Lua>, response_timeout: Duration) -> Self {
+        Self {
+            pool,
+            scripts,
+            response_timeout,
+            hot: Mutex::new(None),
+            reserving: tokio::sync::Mutex::new(()),
+            generations: AtomicU64::new(0),
+        }
+    }
+
+    pub(crate) fn pool(&self) -> &RedisPool {
+        &self.pool
+    }
+
+    fn current(&self) -> Option<(MultiplexedConnection, u64)> {
+        self.hot.lock().unwrap_or_else(PoisonError::into_inner).as_ref().map(|h| (h.conn.clone(), h.generation))
+    }
+
+    /// The reserved connection, reserving one first if there is none.
+    async fn conn(&self) -> Result<(MultiplexedConnection, u64), Failure> {
+        if let Some(c) = self.current() {
+            return Ok(c);
+        }
+        let _one_at_a_time = self.reserving.lock().await;
+        if let Some(c) = self.current() {
+            return Ok(c);
+        }
+        let (conn_tx, conn_rx) = oneshot::channel();
+        let (hold_tx, hold_rx) = oneshot::channel::<()>();
+        let pool = self.pool.clone();
+        tokio::spawn(async move {
+            match pool.get().await {
+                Ok(checkout) => {
+                    if conn_tx.send(Ok((*checkout).clone())).is_ok() {
+                        // Held until the adapter drops it or finds it broken.
+                        let _ = hold_rx.await;
+                    }
+                }
+                Err(e) => {
+                    let _ = conn_tx.send(Err(e));
+                }
+            }
+        });
+        let mut conn = conn_rx
+            .await
+            .map_err(|_| Failure::Unavailable("connection reservation ended".into()))?
+            .map_err(Failure::Unavailable)?;
+        conn.set_response_timeout(self.response_timeout);
+        self.load_scripts(&mut conn).await.map_err(|e| Failure::of(&e))?;
+        let generation = self.generations.fetch_add(1, Ordering::Relaxed) + 1;
+        *self.hot.lock().unwrap_or_else(PoisonError::into_inner) =
+            Some(Hot { conn: conn.clone(), generation, _hold: hold_tx });
+        Ok((conn, generation))
+    }
+
+    /// Forgets the reserved connection after a connection-level error (the next call
+    /// reserves a fresh one; the pool tests the old one before handing it out again).
+    fn broken(&self, generation: u64, e: &RedisError) {
+        if !(e.is_io_error() || e.is_connection_dropped() || e.is_timeout() || e.is_unrecoverable_error()) {
+            return;
+        }
+        let mut hot = self.hot.lock().unwrap_or_else(PoisonError::into_inner);
+        if hot.as_ref().is_some_and(|h| h.generation == generation) {
+            *hot = None;
+        }
+    }
+
+    async fn load_scripts(&self, conn: &mut MultiplexedConnection) -> Result<(), RedisError> {
+        let mut load = redis::pipe();
+        for s in &self.scripts {
+            load.cmd("SCRIPT").arg("LOAD").arg(&s.code);
+        }
+        load.query_async::<()>(conn).await
+    }
+
+    /// Runs one command (an `EVALSHA` of one of this instance's scripts is retried once
+    /// after loading the scripts if Redis lost them).
+    pub(crate) async fn query<T: FromRedisValue>(&self, cmd: &Cmd) -> Result<T, Failure> {
+        let (mut conn, generation) = self.conn().await?;
+        let mut result = cmd.query_async::<T>(&mut conn).await;
+        if let Err(e) = &result
+            && is_noscript(e)
+        {
+            self.load_scripts(&mut conn).await.map_err(|e| Failure::of(&e))?;
+            result = cmd.query_async::<T>(&mut conn).await;
+        }
+        result.map_err(|e| {
+            self.broken(generation, &e);
+            Failure::of(&e)
+        })
+    }
+
+    /// Runs a pipeline (retried once after loading the scripts if Redis lost them; the
+    /// commands of a pipeline that failed with NOSCRIPT did not run).
+    pub(crate) async fn pipeline<T: FromRedisValue>(&self, pipe: &Pipeline) -> Result<T, Failure> {
+        let (mut conn, generation) = self.conn().await?;
+        let mut result = pipe.query_async::<T>(&mut conn).await;
+        if let Err(e) = &result
+            && is_noscript(e)
+        {
+            self.load_scripts(&mut conn).await.map_err(|e| Failure::of(&e))?;
+            result = pipe.query_async::<T>(&mut conn).await;
+        }
+        result.map_err(|e| {
+            self.broken(generation, &e);
+            Failure::of(&e)
+        })
+    }
+
+    /// Runs a blocking command built by `make` from its server timeout in seconds, on a
+    /// connection of its own, until it answers or `until` comes (then `Value::Nil`).
+    /// Dropping the returned future unblocks the connection before it goes back to the pool.
+    pub(crate) async fn block(
+        self: &Arc<Self>,
+        make: impl FnOnce(f64) -> Cmd,
+        until: Instant,
+    ) -> Result<Value, Failure> {
+        let now = Instant::now();
+        if until <= now + MIN_BLOCK {
+            tokio::time::sleep_until(until).await;
+            return Ok(Value::Nil);
+        }
+        let server_timeout = (until - now) + SERVER_SLACK;
+        let cmd = make(server_timeout.as_secs_f64());
+        let (tx, rx) = oneshot::channel();
+        tokio::spawn(self.clone().run_blocking(cmd, until, server_timeout, tx));
+        rx.await.unwrap_or_else(|_| Err(Failure::Internal("blocking wait ended without an answer".into())))
+    }
+
+    async fn run_blocking(
+        self: Arc<Self>,
+        cmd: Cmd,
+        until: Instant,
+        server_timeout: Duration,
+        mut tx: oneshot::Sender<Result<Value, Failure>>,
+    ) {
+        let checkout = match self.pool.get().await {
+            Ok(c) => c,
+            Err(e) => {
+                let _ = tx.send(Err(Failure::Unavailable(e)));
+                return;
+            }
+        };
+        let mut conn = (*checkout).clone();
+        conn.set_response_timeout(server_timeout + self.response_timeout);
+        let id: i64 = match redis::cmd("CLIENT").arg("ID").query_async(&mut conn).await {
+            Ok(id) => id,
+            Err(e) => {
+                let _ = tx.send(Err(Failure::of(&e)));
+                return;
+            }
+        };
+        let reply = cmd.query_async::<Value>(&mut conn);
+        tokio::pin!(reply);
+        let early = tokio::select! {
+            r = &mut reply => Some(r),
+            () = tokio::time::sleep_until(until) => None,
+            () = tx.closed() => None,
+        };
+        let result = match early {
+            Some(r) => r,
+            None => self.unblock(id, reply.as_mut()).await,
+        };
+        drop(checkout);
+        let _ = tx.send(result.map_err(|e| Failure::of(&e)));
+    }
+
+    /// Ends the blocking command of client `id` and returns its answer.
+    async fn unblock(
+        &self,
+        id: i64,
+        mut reply: std::pin::Pin<&mut impl Future<Output = redis::RedisResult<Value>>>,
+    ) -> redis::RedisResult<Value> {
+        for _ in 0..5 {
+            match self.query::<i64>(redis::cmd("CLIENT").arg("UNBLOCK").arg(id)).await {
+                Ok(1) => break,
+                // Not blocked: its answer is on the way, or the command has not reached
+                // Redis yet; give it a moment and try again.
+                Ok(_) => {
+                    if let Ok(r) = tokio::time::timeout(Duration::from_millis(5), reply.as_mut()).await {
+                        return r;
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = ?e, "could not unblock a waiting Redis connection");
+                    break;
+                }
+            }
+        }
+        reply.await
+    }
+}
+
+fn is_noscript(e: &RedisError) -> bool {
+    e.kind() == ErrorKind::Server(ServerErrorKind::NoScript) || e.to_string().contains("NOSCRIPT")
+}
+
+/// A Lua script: its source (to load) and its SHA1 (to call).
+#[derive(Debug, Clone)]
+pub(crate) struct Lua {
+    code: String,
+    script: Script,
+}
+
+impl Lua {
+    pub(crate) fn new(code: String) -> Self {
+        let script = Script::new(&code);
+        Self { code, script }
+    }
+
+    /// `EVALSHA <sha> <numkeys> <keys…>`; the caller adds ARGV.
+    pub(crate) fn call(&self, keys: &[&str]) -> Cmd {
+        let mut cmd = redis::cmd("EVALSHA");
+        cmd.arg(self.script.get_hash()).arg(keys.len()).arg(keys);
+        cmd
+    }
+}

@@ -1,0 +1,215 @@
+//! The result backend on Redis: per task a hash of the record's fields (`{t:<id>}:rec`), its
+//! children list and a `done` latch list holding one token while the record is terminal.
+//! Writes are scripts that run `TaskRecord::apply`'s guard and set every key's TTL anew;
+//! `wait` blocks on the latch (`BLMOVE done done`, which leaves the token for other waiters).
+
+mod patch;
+
+use async_trait::async_trait;
+use chrono::Utc;
+use goodrobot_domain::task::{StateUpdate, TaskId, TaskMessage, TaskRecord};
+use goodrobot_ports::{ResultBackend, ResultError};
+use goodrobot_redis::RedisPool;
+use redis::Value;
+use std::{sync::Arc, time::Duration};
+use tokio::time::Instant;
+
+use crate::{
+    codec::{array, int, ms},
+    config::RedisResultsConfig,
+    conn::{Failure, Redis},
+    keys::TaskKeys,
+    scripts::ResultScripts,
+};
+use patch::{Patch, fields, patch, record};
+
+/// How long a command of the result backend may take before it fails as `Unavailable`.
+const RESPONSE_TIMEOUT: Duration = Duration::from_secs(5);
+
+impl From<Failure> for ResultError {
+    fn from(f: Failure) -> Self {
+        match f {
+            Failure::Unavailable(m) => Self::Unavailable(m),
+            Failure::Internal(m) => Self::Internal(m),
+        }
+    }
+}
+
+/// [`ResultBackend`] on Redis. Clones share one reserved connection (plus one pooled
+/// connection per `wait` in progress).
+#[derive(Debug, Clone)]
+pub struct RedisResults {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    redis: Arc<Redis>,
+    scripts: ResultScripts,
+    cfg: RedisResultsConfig,
+}
+
+/// What `result_apply.lua` answered.
+enum Applied {
+    /// There is no record (and nothing was given to create it from).
+    Missing,
+    Record(Option<TaskRecord>),
+}
+
+impl RedisResults {
+    pub fn new(pool: RedisPool, cfg: RedisResultsConfig) -> Self {
+        let scripts = ResultScripts::new();
+        let redis = Arc::new(Redis::new(pool, scripts.all(), RESPONSE_TIMEOUT));
+        Self { inner: Arc::new(Inner { redis, scripts, cfg }) }
+    }
+
+    fn keys(&self, id: TaskId) -> TaskKeys {
+        TaskKeys::new(self.inner.redis.pool(), id)
+    }
+
+    fn ttl_ms(&self) -> u64 {
+        ms(self.inner.cfg.ttl)
+    }
+
+    /// Applies `p` to the record of `id`, creating it from `create` first if it is missing.
+    async fn apply(&self, id: TaskId, p: &Patch, create: Option<&TaskRecord>) -> Result<Applied, Failure> {
+        let k = self.keys(id);
+        let mut cmd = self.inner.scripts.apply.call(&[&k.rec, &k.children, &k.done]);
+        cmd.arg(self.ttl_ms())
+            .arg(&p.state)
+            .arg(if p.terminal { "1" } else { "0" })
+            .arg(p.fence.map(|f| f.to_string()).unwrap_or_default());
+        cmd.arg(p.set.len());
+        for (f, v) in &p.set {
+            cmd.arg(*f).arg(v);
+        }
+        cmd.arg(p.set_if_null.len());
+        for (f, v) in &p.set_if_null {
+            cmd.arg(*f).arg(v);
+        }
+        match create {
+            Some(rec) => {
+                // The children of a record made from a message: none.
+                let (fields, _) = fields(rec)?;
+                cmd.arg(fields.len());
+                for (f, v) in &fields {
+                    cmd.arg(f).arg(v);
+                }
+            }
+            None => {
+                cmd.arg(0);
+            }
+        }
+        let reply: Value = self.inner.redis.query(&cmd).await?;
+        match array(&reply, "result apply")? {
+            [found] if int(found, "result apply")? == 0 => Ok(Applied::Missing),
+            [_, _applied, fields, children] => {
+                Ok(Applied::Record(record(array(fields, "record")?, array(children, "children")?)?))
+            }
+            _ => Err(Failure::Internal(format!("unexpected result apply reply: {reply:?}"))),
+        }
+    }
+
+    async fn read(&self, id: TaskId) -> Result<Option<TaskRecord>, Failure> {
+        let k = self.keys(id);
+        let reply: Value = self.inner.redis.query(&self.inner.scripts.get.call(&[&k.rec, &k.children])).await?;
+        match array(&reply, "result get")? {
+            [fields, children] => record(array(fields, "record")?, array(children, "children")?),
+            _ => Err(Failure::Internal(format!("unexpected result get reply: {reply:?}"))),
+        }
+    }
+}
+
+#[async_trait]
+impl ResultBackend for RedisResults {
+    #[tracing::instrument(level = "debug", skip_all, fields(task_id = %rec.id), err)]
+    async fn create(&self, rec: &TaskRecord) -> Result<bool, ResultError> {
+        let k = self.keys(rec.id);
+        let (fields, children) = fields(rec)?;
+        let mut cmd = self.inner.scripts.create.call(&[&k.rec, &k.children, &k.done]);
+        cmd.arg(self.ttl_ms()).arg(if rec.state.is_terminal() { "1" } else { "0" }).arg(fields.len());
+        for (f, v) in &fields {
+            cmd.arg(f).arg(v);
+        }
+        for c in children {
+            cmd.arg(c.to_string());
+        }
+        Ok(self.inner.redis.query::<i64>(&cmd).await? == 1)
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(task_id = %msg.id, state = %update.state), err)]
+    async fn record(&self, msg: &TaskMessage, update: &StateUpdate) -> Result<TaskRecord, ResultError> {
+        let p = patch(update)?;
+        let applied = match self.apply(msg.id, &p, None).await? {
+            Applied::Missing => self.apply(msg.id, &p, Some(&TaskRecord::pending(msg, Utc::now()))).await?,
+            done => done,
+        };
+        match applied {
+            Applied::Record(Some(rec)) => Ok(rec),
+            _ => Err(ResultError::Internal("the record was not stored".into())),
+        }
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(task_id = %id, state = %update.state), err)]
+    async fn update(&self, id: TaskId, update: &StateUpdate) -> Result<Option<TaskRecord>, ResultError> {
+        match self.apply(id, &patch(update)?, None).await? {
+            Applied::Missing => Ok(None),
+            Applied::Record(rec) => Ok(rec),
+        }
+    }
+
+    #[tracing::instrument(level = "debug", skip(self), err)]
+    async fn get(&self, id: TaskId) -> Result<Option<TaskRecord>, ResultError> {
+        Ok(self.read(id).await?)
+    }
+
+    #[tracing::instrument(level = "debug", skip(self), err)]
+    async fn delete(&self, id: TaskId) -> Result<(), ResultError> {
+        let k = self.keys(id);
+        let _: i64 = self.inner.redis.query(redis::cmd("UNLINK").arg(&k.rec).arg(&k.children).arg(&k.done)).await?;
+        Ok(())
+    }
+
+    #[tracing::instrument(level = "debug", skip(self), err)]
+    async fn add_child(&self, parent: TaskId, child: TaskId) -> Result<(), ResultError> {
+        let k = self.keys(parent);
+        let mut cmd = self.inner.scripts.add_child.call(&[&k.rec, &k.children, &k.done]);
+        cmd.arg(self.ttl_ms()).arg(child.to_string());
+        let _: i64 = self.inner.redis.query(&cmd).await?;
+        Ok(())
+    }
+
+    #[tracing::instrument(level = "debug", skip(self), err)]
+    async fn wait(&self, id: TaskId, timeout: Duration) -> Result<Option<TaskRecord>, ResultError> {
+        let deadline =
+            Instant::now().checked_add(timeout).unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400));
+        let done = self.keys(id).done;
+        loop {
+            // Looked at before blocking; a record finishing after the look leaves the token
+            // in `done`, so the block below returns at once (no lost wake-up).
+            let rec = self.read(id).await?;
+            match rec {
+                Some(r) if !r.state.is_terminal() && Instant::now() < deadline => {}
+                other => return Ok(other),
+            }
+            let done = done.clone();
+            self.inner
+                .redis
+                .block(
+                    move |t| {
+                        let mut cmd = redis::cmd("BLMOVE");
+                        cmd.arg(&done).arg(&done).arg("RIGHT").arg("LEFT").arg(format!("{t:.3}"));
+                        cmd
+                    },
+                    deadline,
+                )
+                .await?;
+        }
+    }
+
+    #[tracing::instrument(level = "debug", skip(self), err)]
+    async fn ping(&self) -> Result<(), ResultError> {
+        let _: String = self.inner.redis.query(&redis::cmd("PING")).await?;
+        Ok(())
+    }
+}

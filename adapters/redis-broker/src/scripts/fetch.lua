@@ -1,0 +1,96 @@
+-- One fetch round on one queue: reclaim expired leases, promote due delayed tasks, claim.
+-- KEYS: msg, ready, delayed, inflight, claim, seq, dead, dedup, dedup_of, wake
+-- ARGV: max, lease ms, max deliveries, batch (bound of the reclaim and promote steps)
+-- Returns {now ms, ms until something may change (-1: nothing scheduled), {ids dead-lettered},
+--          then per claimed task: id, fence, attempt, stored body}.
+local msg, ready, delayed, inflight, claim, seq, dead, dedup, dedup_of, wake_key =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
+local max, lease, max_deliveries, batch = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local now = now_ms()
+local more = false
+local buried = {}
+
+-- 1. Expired leases: the task is delivered again (front of its priority), or dead-lettered
+--    once it has been delivered max_deliveries times.
+local expired = redis.call('ZRANGEBYSCORE', inflight, '-inf', now, 'LIMIT', 0, batch)
+if #expired == batch then more = true end
+for _, id in ipairs(expired) do
+  redis.call('ZREM', inflight, id)
+  local _, deliveries = parse_claim(redis.call('HGET', claim, id))
+  local body = redis.call('HGET', msg, id)
+  if not body then
+    redis.call('HDEL', claim, id)
+  elseif deliveries >= max_deliveries then
+    local failure = '{"kind":"DeliveryLimitExceeded","message":"delivered ' .. deliveries ..
+      ' times without being acknowledged","retryable":false}'
+    bury(msg, claim, dead, dedup, dedup_of, id, body, failure)
+    buried[#buried + 1] = id
+  else
+    redis.call('HSET', claim, id, '0:' .. deliveries)
+    local front = redis.call('HINCRBY', seq, 'front', -1)
+    redis.call('ZADD', ready, ready_score(body, front), id)
+  end
+end
+
+-- 2. Due delayed tasks become ready (back of their priority).
+local due = redis.call('ZRANGEBYSCORE', delayed, '-inf', now, 'LIMIT', 0, batch)
+if #due == batch then more = true end
+if #due > 0 then
+  redis.call('ZREM', delayed, unpack(due))
+  local bodies = redis.call('HMGET', msg, unpack(due))
+  local back = redis.call('HINCRBY', seq, 'back', #due) - #due
+  for i, id in ipairs(due) do
+    if bodies[i] then
+      back = back + 1
+      redis.call('ZADD', ready, ready_score(bodies[i], back), id)
+    end
+  end
+end
+
+-- 3. Claim: each task goes in flight under a new fence with its delivery count raised.
+local out = {now, -1, buried}
+local popped = redis.call('ZPOPMIN', ready, max)
+local n = #popped / 2
+if n > 0 then
+  local ids = {}
+  for i = 1, n do ids[i] = popped[2 * i - 1] end
+  local bodies = redis.call('HMGET', msg, unpack(ids))
+  local claims = redis.call('HMGET', claim, unpack(ids))
+  local fence = redis.call('HINCRBY', seq, 'fence', n) - n
+  local deadline = now + lease
+  local zadd, hset = {}, {}
+  for i = 1, n do
+    local id, body = ids[i], bodies[i]
+    if body then
+      fence = fence + 1
+      local _, deliveries = parse_claim(claims[i])
+      local f = string.format('%d', fence)
+      zadd[#zadd + 1] = deadline
+      zadd[#zadd + 1] = id
+      hset[#hset + 1] = id
+      hset[#hset + 1] = f .. ':' .. (deliveries + 1)
+      out[#out + 1] = id
+      out[#out + 1] = f
+      out[#out + 1] = deliveries + 1
+      out[#out + 1] = body
+    else
+      redis.call('HDEL', claim, id)
+    end
+  end
+  if #zadd > 0 then
+    redis.call('ZADD', inflight, unpack(zadd))
+    redis.call('HSET', claim, unpack(hset))
+  end
+  -- More is ready: pass the baton to another blocked fetch.
+  if redis.call('ZCARD', ready) > 0 then wake(wake_key) end
+elseif more then
+  out[2] = 0
+else
+  local next_at = nil
+  local d = redis.call('ZRANGE', delayed, 0, 0, 'WITHSCORES')
+  if d[2] then next_at = tonumber(d[2]) end
+  local l = redis.call('ZRANGE', inflight, 0, 0, 'WITHSCORES')
+  if l[2] and (not next_at or tonumber(l[2]) < next_at) then next_at = tonumber(l[2]) end
+  if next_at then out[2] = math.max(next_at - now, 0) end
+end
+return out

@@ -1,0 +1,47 @@
+-- Shared helpers, prepended to every broker script.
+-- A stored message is one priority digit followed by the message's JSON.
+-- A claim record is "<fence>:<deliveries>"; fence 0 means nobody holds the task.
+
+-- Redis's own clock in ms, so that workers' clocks do not matter.
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+-- Ready score: lower is served first; priority 9 sorts before 0, then by sequence number
+-- (back: growing counter; front: shrinking counter, for released and reclaimed tasks).
+local function ready_score(body, seq)
+  local p = tonumber(string.sub(body, 1, 1)) or 5
+  return string.format('%.0f', (9 - p) * 10000000000000 + seq)
+end
+
+local function parse_claim(c)
+  if not c then return 0, 0 end
+  local f, d = string.match(c, '^(%d+):(%d+)$')
+  return tonumber(f) or 0, tonumber(d) or 0
+end
+
+-- Frees the dedup key the task holds, if it still maps to this task.
+local function free_dedup(dedup, dedup_of, id)
+  local k = redis.call('HGET', dedup_of, id)
+  if k then
+    if redis.call('HGET', dedup, k) == id then redis.call('HDEL', dedup, k) end
+    redis.call('HDEL', dedup_of, id)
+  end
+end
+
+-- Leaves one wake token for a blocked fetch (never more than one; it expires unused).
+local function wake(key)
+  if redis.call('LLEN', key) == 0 then
+    redis.call('LPUSH', key, '1')
+    redis.call('PEXPIRE', key, 60000)
+  end
+end
+
+-- Moves a task to the dead letters with its failure (JSON), keeping the message.
+local function bury(msg, claim, dead, dedup, dedup_of, id, body, failure)
+  redis.call('HSET', dead, id, '{"failure":' .. failure .. ',"message":' .. string.sub(body, 2) .. '}')
+  redis.call('HDEL', msg, id)
+  redis.call('HDEL', claim, id)
+  free_dedup(dedup, dedup_of, id)
+end
