@@ -1,6 +1,6 @@
 //! Runtime configuration, read once from the environment (a `.env` file is honoured).
 
-use std::{collections::HashMap, net::SocketAddr, time::Duration};
+use std::{collections::HashMap, net::SocketAddr, path::PathBuf, time::Duration};
 
 /// A configuration value that cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -9,6 +9,9 @@ pub struct SettingsError {
     pub var: &'static str,
     pub reason: String,
 }
+
+/// The largest `TASK_MAX_ARGS_BYTES` accepted: three quarters of the API's 256 KiB body limit.
+const MAX_TASK_ARGS_BYTES: usize = 192 * 1024;
 
 /// Everything the binaries read from the environment. Secrets are never printed by `Debug`.
 #[derive(Clone)]
@@ -48,6 +51,20 @@ pub struct Settings {
     pub rate_limit_reads_per_min: u32,
     /// `RATE_LIMIT_WRITES_PER_MIN` (default 120; 0 = unlimited): other requests per client per minute.
     pub rate_limit_writes_per_min: u32,
+    /// `API_KEYS`: `role:key` entries, comma-separated (roles `bot`, `admin`, `viewer`). A
+    /// secret: the API hashes the keys at start-up and keeps only the hashes. Unset (and no
+    /// `API_KEYS_FILE`) → the API runs without keys, and only on a loopback address.
+    pub api_keys: Option<String>,
+    /// `API_KEYS_FILE`: a file of `role:key` entries, one a line (`#` starts a comment).
+    pub api_keys_file: Option<PathBuf>,
+    /// `CORS_ALLOWED_ORIGINS` (comma-separated, default none → no CORS headers): the origins
+    /// browsers may call the API from, e.g. `https://admin.example.com`.
+    pub cors_allowed_origins: Vec<String>,
+    /// `TASK_ETA_HORIZON_DAYS` (default 30, 1..=3650): how far ahead a task's eta may be.
+    pub task_eta_horizon: Duration,
+    /// `TASK_MAX_ARGS_BYTES` (default 65536, 1..=196608): the largest arguments of a task, as
+    /// JSON (they must fit in a request body of at most 256 KiB).
+    pub task_max_args_bytes: usize,
 }
 
 impl std::fmt::Debug for Settings {
@@ -63,6 +80,11 @@ impl std::fmt::Debug for Settings {
             .field("shutdown_timeout", &self.shutdown_timeout)
             .field("result_ttl", &self.result_ttl)
             .field("run_migrations", &self.run_migrations)
+            .field("api_keys", &self.api_keys.as_ref().map(|_| "<set>"))
+            .field("api_keys_file", &self.api_keys_file)
+            .field("cors_allowed_origins", &self.cors_allowed_origins)
+            .field("task_eta_horizon", &self.task_eta_horizon)
+            .field("task_max_args_bytes", &self.task_max_args_bytes)
             .finish_non_exhaustive()
     }
 }
@@ -99,9 +121,21 @@ impl Settings {
         if worker_concurrency == 0 || worker_concurrency > 4096 {
             return Err(SettingsError { var: "WORKER_CONCURRENCY", reason: "must be 1..=4096".into() });
         }
-        let worker_queues = get("WORKER_QUEUES")
-            .map(|s| s.split(',').map(|q| q.trim().to_owned()).filter(|q| !q.is_empty()).collect())
-            .unwrap_or_else(|| vec!["default".to_owned()]);
+        let list = |var: &str| -> Option<Vec<String>> {
+            get(var).map(|s| s.split(',').map(|q| q.trim().to_owned()).filter(|q| !q.is_empty()).collect())
+        };
+        let worker_queues = list("WORKER_QUEUES").unwrap_or_else(|| vec!["default".to_owned()]);
+        let horizon_days: u64 = parse("TASK_ETA_HORIZON_DAYS", get("TASK_ETA_HORIZON_DAYS"), 30)?;
+        if !(1..=3650).contains(&horizon_days) {
+            return Err(SettingsError { var: "TASK_ETA_HORIZON_DAYS", reason: "must be 1..=3650".into() });
+        }
+        let task_max_args_bytes: usize = parse("TASK_MAX_ARGS_BYTES", get("TASK_MAX_ARGS_BYTES"), 64 * 1024)?;
+        if !(1..=MAX_TASK_ARGS_BYTES).contains(&task_max_args_bytes) {
+            return Err(SettingsError {
+                var: "TASK_MAX_ARGS_BYTES",
+                reason: format!("must be 1..={MAX_TASK_ARGS_BYTES} (arguments travel in a body of at most 256 KiB)"),
+            });
+        }
         Ok(Self {
             database_url: get("DATABASE_URL"),
             redis_url: get("REDIS_URL"),
@@ -124,6 +158,12 @@ impl Settings {
             rate_limit_fail_policy: get("RATE_LIMIT_FAIL_POLICY").unwrap_or_else(|| "allow".into()),
             rate_limit_reads_per_min: parse("RATE_LIMIT_READS_PER_MIN", get("RATE_LIMIT_READS_PER_MIN"), 600)?,
             rate_limit_writes_per_min: parse("RATE_LIMIT_WRITES_PER_MIN", get("RATE_LIMIT_WRITES_PER_MIN"), 120)?,
+            // Read raw: a parse error must never quote a key, and the API validates entries.
+            api_keys: env.get("API_KEYS").filter(|v| !v.trim().is_empty()).cloned(),
+            api_keys_file: get("API_KEYS_FILE").map(PathBuf::from),
+            cors_allowed_origins: list("CORS_ALLOWED_ORIGINS").unwrap_or_default(),
+            task_eta_horizon: Duration::from_secs(horizon_days * 24 * 3600),
+            task_max_args_bytes,
         })
     }
 }
@@ -144,6 +184,46 @@ mod tests {
     fn bad_values_name_the_variable() {
         let env = HashMap::from([("WORKER_CONCURRENCY".to_owned(), "lots".to_owned())]);
         assert_eq!(Settings::from_map(&env).unwrap_err().var, "WORKER_CONCURRENCY");
+    }
+
+    #[test]
+    fn security_settings_default_to_no_keys_no_cors_and_the_task_policy_defaults() {
+        let s = Settings::from_map(&HashMap::new()).unwrap();
+        assert!(s.api_keys.is_none() && s.api_keys_file.is_none() && s.cors_allowed_origins.is_empty());
+        assert_eq!(s.task_eta_horizon, Duration::from_secs(30 * 24 * 3600));
+        assert_eq!(s.task_max_args_bytes, 64 * 1024);
+    }
+
+    #[test]
+    fn cors_origins_are_a_comma_separated_list() {
+        let env = HashMap::from([(
+            "CORS_ALLOWED_ORIGINS".to_owned(),
+            "https://a.example, http://localhost:3000,".to_owned(),
+        )]);
+        let s = Settings::from_map(&env).unwrap();
+        assert_eq!(s.cors_allowed_origins, ["https://a.example", "http://localhost:3000"]);
+    }
+
+    #[test]
+    fn the_eta_horizon_is_read_in_days_and_bounded() {
+        let env = HashMap::from([("TASK_ETA_HORIZON_DAYS".to_owned(), "7".to_owned())]);
+        assert_eq!(Settings::from_map(&env).unwrap().task_eta_horizon, Duration::from_secs(7 * 24 * 3600));
+        let env = HashMap::from([("TASK_ETA_HORIZON_DAYS".to_owned(), "0".to_owned())]);
+        assert_eq!(Settings::from_map(&env).unwrap_err().var, "TASK_ETA_HORIZON_DAYS");
+    }
+
+    #[test]
+    fn task_args_larger_than_a_body_can_carry_are_refused() {
+        let env = HashMap::from([("TASK_MAX_ARGS_BYTES".to_owned(), (MAX_TASK_ARGS_BYTES + 1).to_string())]);
+        assert_eq!(Settings::from_map(&env).unwrap_err().var, "TASK_MAX_ARGS_BYTES");
+    }
+
+    #[test]
+    fn debug_hides_api_keys() {
+        let env = HashMap::from([("API_KEYS".to_owned(), "admin:very-secret-key-0123456789abcdef".to_owned())]);
+        let s = Settings::from_map(&env).unwrap();
+        assert!(s.api_keys.is_some());
+        assert!(!format!("{s:?}").contains("very-secret"));
     }
 
     #[test]
