@@ -49,13 +49,6 @@ struct Inner {
     cfg: RedisResultsConfig,
 }
 
-/// What `result_apply.lua` answered.
-enum Applied {
-    /// There is no record (and nothing was given to create it from).
-    Missing,
-    Record(Option<TaskRecord>),
-}
-
 impl RedisResults {
     pub fn new(pool: RedisPool, cfg: RedisResultsConfig) -> Self {
         let scripts = ResultScripts::new();
@@ -71,8 +64,9 @@ impl RedisResults {
         ms(self.inner.cfg.ttl)
     }
 
-    /// Applies `p` to the record of `id`, creating it from `create` first if it is missing.
-    async fn apply(&self, id: TaskId, p: &Patch, create: Option<&TaskRecord>) -> Result<Applied, Failure> {
+    /// Applies `p` to the record of `id`, creating it from `create` first if it is missing;
+    /// the record afterwards, `None` if there is none (and nothing to create it from).
+    async fn apply(&self, id: TaskId, p: &Patch, create: Option<&TaskRecord>) -> Result<Option<TaskRecord>, Failure> {
         let k = self.keys(id);
         let mut cmd = self.inner.scripts.apply.call(&[&k.rec, &k.children, &k.done]);
         cmd.arg(self.ttl_ms())
@@ -89,8 +83,7 @@ impl RedisResults {
         }
         match create {
             Some(rec) => {
-                // The children of a record made from a message: none.
-                let (fields, _) = fields(rec)?;
+                let fields = fields(rec)?;
                 cmd.arg(fields.len());
                 for (f, v) in &fields {
                     cmd.arg(f).arg(v);
@@ -102,10 +95,8 @@ impl RedisResults {
         }
         let reply: Value = self.inner.redis.query(&cmd).await?;
         match array(&reply, "result apply")? {
-            [found] if int(found, "result apply")? == 0 => Ok(Applied::Missing),
-            [_, _applied, fields, children] => {
-                Ok(Applied::Record(record(array(fields, "record")?, array(children, "children")?)?))
-            }
+            [found] if int(found, "result apply")? == 0 => Ok(None),
+            [_, _applied, fields, children] => record(array(fields, "record")?, array(children, "children")?),
             _ => Err(Failure::Internal(format!("unexpected result apply reply: {reply:?}"))),
         }
     }
@@ -125,13 +116,13 @@ impl ResultBackend for RedisResults {
     #[tracing::instrument(level = "debug", skip_all, fields(task_id = %rec.id), err)]
     async fn create(&self, rec: &TaskRecord) -> Result<bool, ResultError> {
         let k = self.keys(rec.id);
-        let (fields, children) = fields(rec)?;
+        let fields = fields(rec)?;
         let mut cmd = self.inner.scripts.create.call(&[&k.rec, &k.children, &k.done]);
         cmd.arg(self.ttl_ms()).arg(if rec.state.is_terminal() { "1" } else { "0" }).arg(fields.len());
         for (f, v) in &fields {
             cmd.arg(f).arg(v);
         }
-        for c in children {
+        for c in &rec.children {
             cmd.arg(c.to_string());
         }
         Ok(self.inner.redis.query::<i64>(&cmd).await? == 1)
@@ -140,22 +131,17 @@ impl ResultBackend for RedisResults {
     #[tracing::instrument(level = "debug", skip_all, fields(task_id = %msg.id, state = %update.state), err)]
     async fn record(&self, msg: &TaskMessage, update: &StateUpdate) -> Result<TaskRecord, ResultError> {
         let p = patch(update)?;
-        let applied = match self.apply(msg.id, &p, None).await? {
-            Applied::Missing => self.apply(msg.id, &p, Some(&TaskRecord::pending(msg, Utc::now()))).await?,
-            done => done,
-        };
-        match applied {
-            Applied::Record(Some(rec)) => Ok(rec),
-            _ => Err(ResultError::Internal("the record was not stored".into())),
+        if let Some(rec) = self.apply(msg.id, &p, None).await? {
+            return Ok(rec);
         }
+        // Missing (expired, or never written): made from the message, then changed.
+        let created = self.apply(msg.id, &p, Some(&TaskRecord::pending(msg, Utc::now()))).await?;
+        created.ok_or_else(|| ResultError::Internal("the record was not stored".into()))
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(task_id = %id, state = %update.state), err)]
     async fn update(&self, id: TaskId, update: &StateUpdate) -> Result<Option<TaskRecord>, ResultError> {
-        match self.apply(id, &patch(update)?, None).await? {
-            Applied::Missing => Ok(None),
-            Applied::Record(rec) => Ok(rec),
-        }
+        Ok(self.apply(id, &patch(update)?, None).await?)
     }
 
     #[tracing::instrument(level = "debug", skip(self), err)]

@@ -2,7 +2,7 @@
 //! state update as the field changes it makes: [`TaskRecord::apply`]'s effects, computed in
 //! Rust so that Lua only runs the guard and writes fields (it never decodes JSON).
 
-use goodrobot_domain::task::{StateUpdate, TaskId, TaskRecord, TaskState};
+use goodrobot_domain::task::{StateUpdate, TaskRecord, TaskState};
 use redis::Value;
 use serde::Serialize;
 
@@ -94,15 +94,14 @@ pub(crate) fn patch(u: &StateUpdate) -> Result<Patch, Failure> {
     Ok(p)
 }
 
-/// A record's hash fields (every field but `children`, `null`s included) and its children.
-pub(crate) fn fields(record: &TaskRecord) -> Result<(Vec<(String, String)>, &[TaskId]), Failure> {
+/// A record's hash fields: every field but `children` (kept in a list), `null`s included.
+pub(crate) fn fields(record: &TaskRecord) -> Result<Vec<(String, String)>, Failure> {
     let serde_json::Value::Object(map) =
         serde_json::to_value(record).map_err(|e| Failure::Internal(format!("record not serializable: {e}")))?
     else {
         return Err(Failure::Internal("a record is not a JSON object".into()));
     };
-    let fields = map.into_iter().filter(|(k, _)| k != CHILDREN).map(|(k, v)| (k, v.to_string())).collect();
-    Ok((fields, &record.children))
+    Ok(map.into_iter().filter(|(k, _)| k != CHILDREN).map(|(k, v)| (k, v.to_string())).collect())
 }
 
 /// A record back from its hash fields (`field, JSON, …`) and children; `None` if there are
@@ -135,7 +134,7 @@ pub(crate) fn record(fields: &[Value], children: &[Value]) -> Result<Option<Task
 mod tests {
     use super::*;
     use chrono::{TimeDelta, Utc};
-    use goodrobot_domain::task::{QueueName, TaskFailure, TaskMessage};
+    use goodrobot_domain::task::{QueueName, TaskFailure, TaskId, TaskMessage};
     use serde_json::{Map, json};
 
     fn message() -> TaskMessage {
@@ -239,12 +238,12 @@ mod tests {
     fn a_record_round_trips_through_its_fields() {
         for mut rec in records() {
             rec.children = vec![TaskId::generate(), TaskId::generate()];
-            let (fields, children) = fields(&rec).unwrap();
+            let fields = fields(&rec).unwrap();
             let flat: Vec<Value> = fields
                 .iter()
                 .flat_map(|(k, v)| [Value::BulkString(k.clone().into()), Value::BulkString(v.clone().into())])
                 .collect();
-            let kids: Vec<Value> = children.iter().map(|c| Value::BulkString(c.to_string().into())).collect();
+            let kids: Vec<Value> = rec.children.iter().map(|c| Value::BulkString(c.to_string().into())).collect();
             assert_eq!(record(&flat, &kids).unwrap(), Some(rec));
         }
     }

@@ -14,7 +14,11 @@ local buried = {}
 --    once it has been delivered max_deliveries times.
 local expired = redis.call('ZRANGEBYSCORE', inflight, '-inf', now, 'LIMIT', 0, batch)
 if #expired == batch then more = true end
+-- One block of front numbers, so that the reclaimed keep their order among themselves.
+local front = 0
+if #expired > 0 then front = redis.call('HINCRBY', seq, 'front', -#expired) - 1 end
 for _, id in ipairs(expired) do
+  front = front + 1
   redis.call('ZREM', inflight, id)
   local _, deliveries = parse_claim(redis.call('HGET', claim, id))
   local body = redis.call('HGET', msg, id)
@@ -27,7 +31,6 @@ for _, id in ipairs(expired) do
     buried[#buried + 1] = id
   else
     redis.call('HSET', claim, id, '0:' .. deliveries)
-    local front = redis.call('HINCRBY', seq, 'front', -1)
     redis.call('ZADD', ready, ready_score(body, front), id)
   end
 end

@@ -192,3 +192,52 @@ impl<T: ResultBackend> ResultBackend for Scoped<T> {
         self.inner.ping().await
     }
 }
+
+/// A `redis-server` of the test's own on a free port, killed when stopped or dropped.
+#[derive(Debug)]
+pub struct PrivateRedis {
+    child: Option<std::process::Child>,
+    pub port: u16,
+}
+
+impl PrivateRedis {
+    /// Starts it on `port` (a free one if `None`) and returns a pool on it once it answers
+    /// (retrying the connect for at most 10 s).
+    pub async fn start(port: Option<u16>) -> (Self, RedisPool) {
+        let port = port.unwrap_or_else(|| {
+            std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port()
+        });
+        let child = std::process::Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server is installed");
+        let this = Self { child: Some(child), port };
+        let mut cfg = RedisConfig::new(format!("redis://127.0.0.1:{port}"), "test");
+        cfg.pool_size = 4;
+        cfg.connect_timeout = Duration::from_millis(300);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            match RedisPool::connect(&cfg).await {
+                Ok(pool) => return (this, pool),
+                Err(e) => assert!(tokio::time::Instant::now() < deadline, "private redis-server never answered: {e}"),
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Kills it and waits for it to exit.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for PrivateRedis {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
