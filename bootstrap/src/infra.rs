@@ -120,6 +120,15 @@ impl Infra {
                 Arc::new(ResilientRateLimiter::new(Arc::new(RedisRateLimiter::new(pool.clone())), policy));
             infra.state = Arc::new(RedisStateStore::new(pool.clone()));
             infra.sessions = Arc::new(RedisSessionStore::new(pool.clone()));
+            infra.broker = Arc::new(goodrobot_redis_broker::RedisBroker::new(
+                pool.clone(),
+                goodrobot_redis_broker::RedisBrokerConfig::default(),
+            ));
+            infra.results = Arc::new(goodrobot_redis_broker::RedisResults::new(
+                pool.clone(),
+                goodrobot_redis_broker::RedisResultsConfig { ttl: settings.result_ttl },
+            ));
+            infra.tasks = Backend::Redis;
             infra.health.push(cache);
             infra.redis = Some(pool);
         }

@@ -1,0 +1,192 @@
+//! Real `goodrobot-worker` processes against the real Redis: SIGKILL mid-run loses nothing,
+//! a long eta runs once and on time, SIGTERM finishes the running task.
+
+use goodrobot_bootstrap::{Infra, Settings};
+use goodrobot_domain::task::{QueueName, TaskId, TaskRecord, TaskState};
+use goodrobot_ports::services::{TaskPolicy, TaskRequest, TaskService};
+use serde_json::json;
+use std::{
+    collections::HashMap,
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+fn redis_url() -> String {
+    std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+/// A key prefix of this test's own, deleted when the test ends.
+struct Space {
+    prefix: String,
+    infra: Infra,
+    tasks: TaskService,
+    workers: Vec<Child>,
+}
+
+impl Space {
+    async fn new() -> Self {
+        let prefix = format!("grtest-{:016x}", rand::random::<u64>());
+        let env = HashMap::from([("REDIS_URL".to_owned(), redis_url()), ("REDIS_PREFIX".to_owned(), prefix.clone())]);
+        let settings = Settings::from_map(&env).unwrap();
+        let infra = Infra::from_settings(&settings).await.unwrap();
+        let tasks =
+            TaskService::new(infra.broker.clone(), infra.results.clone(), infra.clock.clone(), TaskPolicy::default());
+        Self { prefix, infra, tasks, workers: Vec::new() }
+    }
+
+    fn spawn_worker(&mut self, lease_secs: u64, concurrency: usize) -> usize {
+        let child = Command::new(env!("CARGO_BIN_EXE_goodrobot-worker"))
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("REDIS_URL", redis_url())
+            .env("REDIS_PREFIX", &self.prefix)
+            .env("TASK_LEASE_SECS", lease_secs.to_string())
+            .env("WORKER_CONCURRENCY", concurrency.to_string())
+            .env("SHUTDOWN_TIMEOUT_SECS", "30")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn goodrobot-worker");
+        self.workers.push(child);
+        self.workers.len() - 1
+    }
+
+    fn signal(&self, i: usize, sig: &str) {
+        let pid = self.workers[i].id().to_string();
+        let ok = Command::new("kill").args([&format!("-{sig}"), &pid]).status().unwrap().success();
+        assert!(ok, "kill -{sig} {pid}");
+    }
+
+    fn wait_exit(&mut self, i: usize, within: Duration) -> std::process::ExitStatus {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(s) = self.workers[i].try_wait().unwrap() {
+                return s;
+            }
+            assert!(Instant::now() < deadline, "worker {i} did not exit within {within:?}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    async fn finished(&self, id: TaskId) -> TaskRecord {
+        let r = self.infra.results.wait(id, Duration::from_secs(60)).await.unwrap().expect("record");
+        assert!(r.state.is_terminal(), "task {id} not finished: {r:#?}");
+        r
+    }
+
+    /// Waits until the task has started (bounded).
+    async fn started(&self, id: TaskId) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let r = self.infra.results.get(id).await.unwrap();
+            if r.is_some_and(|r| r.state == TaskState::Started) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "task {id} did not start");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}
+
+impl Drop for Space {
+    fn drop(&mut self) {
+        for w in &mut self.workers {
+            let _ = w.kill();
+            let _ = w.wait();
+        }
+        if let Ok(client) = redis::Client::open(redis_url())
+            && let Ok(mut c) = client.get_connection()
+        {
+            let keys: Vec<String> =
+                redis::cmd("KEYS").arg(format!("{}*", self.prefix)).query(&mut c).unwrap_or_default();
+            if !keys.is_empty() {
+                let _: redis::RedisResult<()> = redis::cmd("UNLINK").arg(keys).query(&mut c);
+            }
+        }
+    }
+}
+
+fn sleep_task(ms: u64) -> TaskRequest {
+    TaskRequest {
+        name: "diag.sleep".into(),
+        kwargs: json!({ "ms": ms }).as_object().cloned().unwrap(),
+        ..Default::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_of_a_worker_mid_run_loses_no_task() {
+    let mut s = Space::new().await;
+    let reqs: Vec<TaskRequest> = (0..2000).map(|_| sleep_task(5)).collect();
+    let ids: Vec<TaskId> = s.tasks.submit_many(&reqs).await.unwrap().into_iter().map(|x| x.task_id).collect();
+    let concurrency = 8;
+    let victim = s.spawn_worker(2, concurrency);
+    s.spawn_worker(2, concurrency);
+    // Kill the victim once the run is under way.
+    let queue = QueueName::default_queue();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while s.infra.broker.stats(&queue).await.unwrap().ready > 1500 {
+        assert!(Instant::now() < deadline, "workers made no progress");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    s.signal(victim, "KILL");
+    s.wait_exit(victim, Duration::from_secs(5));
+
+    let mut reruns = 0;
+    for id in &ids {
+        let r = s.finished(*id).await;
+        assert_eq!(r.state, TaskState::Success, "{r:#?}");
+        if r.attempts > 1 {
+            reruns += 1;
+        }
+    }
+    assert!(reruns <= concurrency, "{reruns} tasks ran twice; the killed worker held at most {concurrency}");
+    let stats = s.infra.broker.stats(&queue).await.unwrap();
+    assert_eq!((stats.ready, stats.delayed, stats.in_flight, stats.dead), (0, 0, 0, 0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_with_an_eta_beyond_the_lease_runs_once_within_100_ms_of_its_eta() {
+    let mut s = Space::new().await;
+    s.spawn_worker(1, 2);
+    let mut req = TaskRequest { name: "diag.noop".into(), ..Default::default() };
+    req.options.countdown = Some(2.0);
+    let sub = s.tasks.submit(&req).await.unwrap();
+    let eta = sub.eta.unwrap();
+    let r = s.finished(sub.task_id).await;
+    assert_eq!((r.state, r.attempts), (TaskState::Success, 1));
+    let started = r.started_at.unwrap();
+    let late = (started - eta).num_milliseconds();
+    assert!((0..=100).contains(&late), "started {late} ms after its eta");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_lets_the_running_task_finish_and_the_worker_exit_0() {
+    let mut s = Space::new().await;
+    let w = s.spawn_worker(30, 2);
+    let id = s.tasks.submit(&sleep_task(3000)).await.unwrap().task_id;
+    s.started(id).await;
+    s.signal(w, "TERM");
+    let status = s.wait_exit(w, Duration::from_secs(20));
+    assert!(status.success(), "exit status {status:?}");
+    let r = s.infra.results.get(id).await.unwrap().unwrap();
+    assert_eq!(r.state, TaskState::Success);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_signal_exits_at_once_and_the_task_is_redelivered_later() {
+    let mut s = Space::new().await;
+    let w = s.spawn_worker(2, 2);
+    let id = s.tasks.submit(&sleep_task(3000)).await.unwrap().task_id;
+    s.started(id).await;
+    s.signal(w, "TERM");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    s.signal(w, "TERM");
+    let status = s.wait_exit(w, Duration::from_secs(2));
+    assert!(!status.success());
+    assert_eq!(s.infra.results.get(id).await.unwrap().unwrap().state, TaskState::Started);
+    s.spawn_worker(2, 2);
+    let r = s.finished(id).await;
+    assert_eq!((r.state, r.attempts), (TaskState::Success, 2));
+}
