@@ -85,6 +85,11 @@ impl Infra {
     /// A configured service that cannot be set up (bad URL, unreachable at start-up).
     pub async fn from_settings(settings: &Settings) -> anyhow::Result<Self> {
         let mut infra = Self::memory();
+        if let Some(url) = &settings.notify_webhook_url {
+            let mut cfg = goodrobot_notify::WebhookConfig::new(url.clone());
+            cfg.secret.clone_from(&settings.notify_webhook_secret);
+            infra.notifier = Arc::new(goodrobot_notify::WebhookNotifier::new(cfg).context("NOTIFY_WEBHOOK_URL")?);
+        }
         if let Some(url) = &settings.database_url {
             if settings.run_migrations {
                 let applied =

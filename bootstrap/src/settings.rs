@@ -44,6 +44,8 @@ pub struct Settings {
     pub redis_connect_timeout: Duration,
     /// `NOTIFY_WEBHOOK_URL`: deliver notifications by webhook; unset → log them.
     pub notify_webhook_url: Option<String>,
+    /// `NOTIFY_WEBHOOK_SECRET`: signs webhook bodies (HMAC-SHA256) when set. Never printed.
+    pub notify_webhook_secret: Option<String>,
     /// `RATE_LIMIT_FAIL_POLICY` (`allow` | `refuse`, default allow): what the rate limiter
     /// answers while Redis is down.
     pub rate_limit_fail_policy: String,
@@ -150,6 +152,7 @@ impl Settings {
             db_pool_size: parse("DB_POOL_SIZE", get("DB_POOL_SIZE"), 10)?,
             redis_pool_size: parse("REDIS_POOL_SIZE", get("REDIS_POOL_SIZE"), 16)?,
             notify_webhook_url: get("NOTIFY_WEBHOOK_URL"),
+            notify_webhook_secret: get("NOTIFY_WEBHOOK_SECRET"),
             redis_connect_timeout: Duration::from_millis(parse(
                 "REDIS_CONNECT_TIMEOUT_MS",
                 get("REDIS_CONNECT_TIMEOUT_MS"),
