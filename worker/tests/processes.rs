@@ -21,22 +21,36 @@ struct Space {
     infra: Infra,
     tasks: TaskService,
     workers: Vec<Child>,
+    database_url: Option<String>,
 }
 
 impl Space {
     async fn new() -> Self {
+        Self::with_database(None).await
+    }
+
+    /// A space whose workers (and this test) also share a Postgres database.
+    async fn with_database(database_url: Option<String>) -> Self {
         let prefix = format!("grtest-{:016x}", rand::random::<u64>());
-        let env = HashMap::from([("REDIS_URL".to_owned(), redis_url()), ("REDIS_PREFIX".to_owned(), prefix.clone())]);
+        let mut env =
+            HashMap::from([("REDIS_URL".to_owned(), redis_url()), ("REDIS_PREFIX".to_owned(), prefix.clone())]);
+        if let Some(db) = &database_url {
+            env.insert("DATABASE_URL".to_owned(), db.clone());
+        }
         let settings = Settings::from_map(&env).unwrap();
         let infra = Infra::from_settings(&settings).await.unwrap();
         let tasks =
             TaskService::new(infra.broker.clone(), infra.results.clone(), infra.clock.clone(), TaskPolicy::default());
-        Self { prefix, infra, tasks, workers: Vec::new() }
+        Self { prefix, infra, tasks, workers: Vec::new(), database_url }
     }
 
     fn spawn_worker(&mut self, lease_secs: u64, concurrency: usize) -> usize {
-        let child = Command::new(env!("CARGO_BIN_EXE_goodrobot-worker"))
-            .env_clear()
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_goodrobot-worker"));
+        cmd.env_clear();
+        if let Some(db) = &self.database_url {
+            cmd.env("DATABASE_URL", db).env("RUN_MIGRATIONS", "false");
+        }
+        let child = cmd
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("REDIS_URL", redis_url())
             .env("REDIS_PREFIX", &self.prefix)
@@ -189,4 +203,42 @@ async fn a_second_signal_exits_at_once_and_the_task_is_redelivered_later() {
     s.spawn_worker(2, 2);
     let r = s.finished(id).await;
     assert_eq!((r.state, r.attempts), (TaskState::Success, 2));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_send_notification_rate_limit_holds_across_two_worker_processes() {
+    let db = goodrobot_migrations::test_database::TestDatabase::migrated().await;
+    let mut s = Space::with_database(Some(db.url().to_owned())).await;
+    let user = s
+        .infra
+        .users
+        .create(goodrobot_domain::NewUser {
+            tg_id: goodrobot_domain::TgId::new(77).unwrap(),
+            role: goodrobot_domain::Role::Master,
+            name: goodrobot_domain::PersonName::new("Rate").unwrap(),
+            phone: None,
+        })
+        .await
+        .unwrap();
+    let reqs: Vec<TaskRequest> = (0..90)
+        .map(|i| TaskRequest {
+            name: "send_notification".into(),
+            kwargs: json!({"user_id": user.id, "message": format!("n{i}")}).as_object().cloned().unwrap(),
+            ..Default::default()
+        })
+        .collect();
+    s.spawn_worker(30, 45);
+    s.spawn_worker(30, 45);
+    let ids: Vec<TaskId> = s.tasks.submit_many(&reqs).await.unwrap().into_iter().map(|x| x.task_id).collect();
+    let mut starts = Vec::new();
+    for id in ids {
+        let r = s.finished(id).await;
+        assert_eq!((r.state, r.retries), (TaskState::Success, 0), "{r:#?}");
+        starts.push(r.started_at.unwrap());
+    }
+    starts.sort();
+    let span = (starts[89] - starts[0]).num_milliseconds();
+    // 30 a second for both workers together: the 90 starts span at least ~2 s (one worker
+    // limited on its own, two would take ~0.5 s).
+    assert!(span >= 1500, "90 starts within {span} ms: the limit did not hold across processes");
 }
