@@ -44,3 +44,6 @@ pub use tokio;
 
 /// The StateStore and SessionStore contracts (`state_store_contract_tests!`, `session_store_contract_tests!`).
 pub mod kv_contracts;
+
+/// The WorkerRegistry and EventLog contracts (`worker_registry_contract_tests!`, `event_log_contract_tests!`).
+pub mod monitor;

@@ -28,3 +28,7 @@ mod session;
 mod state;
 pub use session::MemorySessionStore;
 pub use state::MemoryStateStore;
+
+// What the monitor reads: worker heartbeats and the task event log.
+mod monitor;
+pub use monitor::{MemoryEventLog, MemoryWorkerRegistry};
