@@ -20,3 +20,7 @@ pub use rate_limit::RedisRateLimiter;
 pub use resilient::{FailPolicy, ResilientRateLimiter};
 pub use session::RedisSessionStore;
 pub use state::RedisStateStore;
+
+// What the monitor reads: worker heartbeats and the task event log.
+mod monitor;
+pub use monitor::{RedisEventLog, RedisWorkerRegistry};
