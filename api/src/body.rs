@@ -3,8 +3,17 @@
 //! poem-openapi's own `Json<T>` reports a wrong type or a missing field without saying which
 //! field it was; this extractor keeps `T`'s OpenAPI schema but parses with
 //! `serde_path_to_error`, so `{"price": "ten"}` is a 422 naming `price`.
+//!
+//! Limits: a body is at most [`MAX_BODY_BYTES`] (413 `payload_too_large`, refused from its
+//! `Content-Length` before it is read, by [`BodyLimit`] for every route, or while reading a
+//! body sent without one) and JSON nests at most [`MAX_JSON_DEPTH`] levels (400 `too_deep`,
+//! checked before parsing).
 
-use poem::{Request, RequestBody, http::StatusCode};
+use poem::{
+    Endpoint, IntoResponse, Middleware, Request, RequestBody, Response,
+    error::ReadBodyError,
+    http::{StatusCode, header},
+};
 use poem_openapi::{
     impl_apirequest_for_payload,
     payload::{ParsePayload, Payload},
@@ -18,6 +27,9 @@ use crate::problem::Problem;
 
 /// The largest request body read, in bytes (a task's arguments may be at most 64 KiB).
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
+
+/// The deepest nesting of arrays and objects accepted in a JSON body.
+pub const MAX_JSON_DEPTH: usize = 32;
 
 /// A JSON request body of type `T` (documented with `T`'s schema).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,8 +54,14 @@ impl<T: Type> Payload for JsonBody<T> {
 impl<T: Type + DeserializeOwned + Send> ParsePayload for JsonBody<T> {
     const IS_REQUIRED: bool = true;
 
-    async fn from_request(_request: &Request, body: &mut RequestBody) -> poem::Result<Self> {
-        let data = body.take()?.into_bytes_limit(MAX_BODY_BYTES).await?;
+    async fn from_request(request: &Request, body: &mut RequestBody) -> poem::Result<Self> {
+        if declared_too_large(request) {
+            return Err(Problem::payload_too_large(MAX_BODY_BYTES).into());
+        }
+        let data = body.take()?.into_bytes_limit(MAX_BODY_BYTES).await.map_err(|e| match e {
+            ReadBodyError::PayloadTooLarge => Problem::payload_too_large(MAX_BODY_BYTES),
+            other => Problem::new(StatusCode::BAD_REQUEST, "malformed_body", other.to_string()),
+        })?;
         parse(&data).map(Self).map_err(Into::into)
     }
 }
@@ -53,11 +71,19 @@ impl_apirequest_for_payload!(JsonBody<T>, T: Type + DeserializeOwned + Send);
 /// Parses a JSON document into `T`, naming the field of the first error.
 ///
 /// # Errors
-/// 400 `malformed_json` for an empty body or bad syntax; 422 `validation_failed` naming the
-/// field for a missing, unknown, ill-typed or invalid field.
+/// 400 `malformed_json` for an empty body or bad syntax; 400 `too_deep` for nesting beyond
+/// [`MAX_JSON_DEPTH`]; 422 `validation_failed` naming the field for a missing, unknown,
+/// ill-typed or invalid field.
 pub fn parse<T: DeserializeOwned>(data: &[u8]) -> Result<T, Problem> {
     if data.iter().all(u8::is_ascii_whitespace) {
         return Err(Problem::new(StatusCode::BAD_REQUEST, "malformed_json", "the request needs a JSON body"));
+    }
+    if depth(data) > MAX_JSON_DEPTH {
+        return Err(Problem::new(
+            StatusCode::BAD_REQUEST,
+            "too_deep",
+            format!("the JSON body nests more than {MAX_JSON_DEPTH} levels of arrays and objects"),
+        ));
     }
     let mut de = serde_json::Deserializer::from_slice(data);
     let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
@@ -76,6 +102,74 @@ pub fn parse<T: DeserializeOwned>(data: &[u8]) -> Result<T, Problem> {
     })?;
     de.end().map_err(|e| Problem::new(StatusCode::BAD_REQUEST, "malformed_json", e.to_string()))?;
     Ok(value)
+}
+
+/// The deepest nesting of arrays and objects in a JSON text (brackets inside strings do not
+/// count); linear, and stops early once past the limit. Malformed text is left to the parser.
+fn depth(data: &[u8]) -> usize {
+    let (mut depth, mut max, mut in_string, mut escaped) = (0usize, 0usize, false, false);
+    for &b in data {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                max = max.max(depth);
+                if max > MAX_JSON_DEPTH {
+                    return max;
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    max
+}
+
+/// The request says (`Content-Length`) that its body is larger than [`MAX_BODY_BYTES`].
+fn declared_too_large(req: &Request) -> bool {
+    req.headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .is_some_and(|n| n > MAX_BODY_BYTES as u64)
+}
+
+/// Refuses (413) any request whose `Content-Length` is over [`MAX_BODY_BYTES`] before its
+/// body is read, whatever the route (a body sent without a length is cut off by [`JsonBody`]).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BodyLimit;
+
+impl<E: Endpoint> Middleware<E> for BodyLimit {
+    type Output = BodyLimitEndpoint<E>;
+
+    fn transform(&self, ep: E) -> Self::Output {
+        BodyLimitEndpoint { inner: ep }
+    }
+}
+
+#[derive(Debug)]
+pub struct BodyLimitEndpoint<E> {
+    inner: E,
+}
+
+impl<E: Endpoint> Endpoint for BodyLimitEndpoint<E> {
+    type Output = Response;
+
+    async fn call(&self, req: Request) -> poem::Result<Self::Output> {
+        if declared_too_large(&req) {
+            return Ok(Problem::payload_too_large(MAX_BODY_BYTES).into_response());
+        }
+        self.inner.call(req).await.map(IntoResponse::into_response)
+    }
 }
 
 /// serde_json appends " at line L column C" to its messages; the field says where.
@@ -156,6 +250,22 @@ mod tests {
         assert_eq!((p.status(), p.body().code.as_str()), (StatusCode::BAD_REQUEST, "malformed_json"));
         assert_eq!(parse::<Body>(b"").unwrap_err().status(), StatusCode::BAD_REQUEST);
         assert_eq!(parse::<Body>(b"{\"price\": 1} x").unwrap_err().status(), StatusCode::BAD_REQUEST);
+    }
+
+    #[test]
+    fn nesting_beyond_the_limit_is_a_400_too_deep() {
+        let deep = format!("{}{}", "[".repeat(MAX_JSON_DEPTH + 1), "]".repeat(MAX_JSON_DEPTH + 1));
+        let p = parse::<serde_json::Value>(deep.as_bytes()).unwrap_err();
+        assert_eq!((p.status(), p.body().code.as_str()), (StatusCode::BAD_REQUEST, "too_deep"));
+        let ok = format!("{}{}", "[".repeat(MAX_JSON_DEPTH), "]".repeat(MAX_JSON_DEPTH));
+        assert!(parse::<serde_json::Value>(ok.as_bytes()).is_ok());
+    }
+
+    #[test]
+    fn brackets_inside_strings_do_not_count_as_nesting() {
+        let s = format!(r#"{{"a": "{}\"{}"}}"#, "[".repeat(100), "{".repeat(100));
+        assert_eq!(depth(s.as_bytes()), 1);
+        assert!(parse::<serde_json::Value>(s.as_bytes()).is_ok());
     }
 
     #[test]

@@ -53,24 +53,33 @@ pub struct HealthApi {
 #[OpenApi(tag = "ApiTags::Health")]
 impl HealthApi {
     /// Liveness: the process answers
+    ///
+    /// **Open:** no API key needed, never rate limited.
     #[oai(path = "/health", method = "get", operation_id = "health")]
     async fn health(&self) -> Json<Liveness> {
         Json(Liveness { status: "ok".to_owned() })
     }
 
     /// Readiness: every dependency answers
+    ///
+    /// **Open:** no API key needed, never rate limited. A dependency's error is logged; the
+    /// answer only says that it did not answer.
     #[oai(path = "/ready", method = "get", operation_id = "ready")]
     async fn ready(&self) -> ReadyResponse {
         let mut dependencies = Vec::with_capacity(self.state.health.len());
         for check in &self.state.health {
             let error = match tokio::time::timeout(CHECK_TIMEOUT, check.check()).await {
                 Ok(Ok(())) => None,
-                Ok(Err(e)) => Some(e),
-                Err(_) => Some(format!("no answer within {} s", CHECK_TIMEOUT.as_secs())),
+                Ok(Err(e)) => {
+                    // The cause may name hosts or drivers: the log gets it, the answer does not.
+                    tracing::warn!(dependency = check.name(), error = %e, "not ready");
+                    Some("does not answer".to_owned())
+                }
+                Err(_) => {
+                    tracing::warn!(dependency = check.name(), "not ready: no answer in time");
+                    Some(format!("no answer within {} s", CHECK_TIMEOUT.as_secs()))
+                }
             };
-            if let Some(e) = &error {
-                tracing::warn!(dependency = check.name(), error = %e, "not ready");
-            }
             dependencies.push(DependencyStatus { name: check.name().to_owned(), ok: error.is_none(), error });
         }
         let ok = dependencies.iter().all(|d| d.ok);

@@ -3,9 +3,16 @@
 //!
 //! [`app`] builds the endpoint (tests drive it in-process); [`serve`] runs it on a listener
 //! the caller bound until a shutdown token is cancelled.
+//!
+//! Around every request, outermost first: the request id and its span, panic catching, CORS,
+//! security headers, the body-size limit; around `/api/v1`: caller identification (API key),
+//! rate limiting, then the 401 gate; each operation then checks its roles ([`auth::Auth`]).
 
+pub mod auth;
 mod bids;
 pub mod body;
+pub mod config;
+pub mod cors;
 pub mod dto;
 pub mod embedded;
 mod health;
@@ -15,18 +22,19 @@ pub mod params;
 pub mod problem;
 pub mod rate_limit;
 mod reports;
+pub mod request_id;
+pub mod security_headers;
 mod state;
 mod tasks;
 mod user_state;
 mod users;
 
+pub use config::{ApiConfig, ConfigError, ExposedWithoutKeys, check_exposure};
 pub use state::AppState;
 
 use poem::{
-    Endpoint, EndpointExt, IntoResponse, Response, Route, Server,
-    http::StatusCode,
-    listener::TcpAcceptor,
-    middleware::{CatchPanic, Tracing},
+    Endpoint, EndpointExt, IntoResponse, Response, Route, Server, http::StatusCode, listener::TcpAcceptor,
+    middleware::CatchPanic,
 };
 use poem_openapi::{OpenApiService, Tags};
 use std::time::Duration;
@@ -56,7 +64,8 @@ enum ApiTags {
     Health,
 }
 
-/// The OpenAPI service of every resource.
+/// The OpenAPI service of every resource (its `security` lists, per operation, the key roles
+/// it admits).
 fn api_service(state: &AppState) -> OpenApiService<impl poem_openapi::OpenApi, ()> {
     let apis = (
         users::UsersApi { state: state.clone() },
@@ -69,7 +78,14 @@ fn api_service(state: &AppState) -> OpenApiService<impl poem_openapi::OpenApi, (
         health::HealthApi { state: state.clone() },
     );
     OpenApiService::new(apis, "GoodRobot API", env!("CARGO_PKG_VERSION"))
-        .description("Orders, bids and background tasks of the GoodRobot marketplace.")
+        .description(
+            "Orders, bids and background tasks of the GoodRobot marketplace.\n\n\
+             Every operation except `/health` and `/ready` needs an API key (`Authorization: Bearer <key>`) \
+             of one of the roles its security requirements list: `viewer` (reads), `bot` (reads, and writes \
+             for the user named by `X-Acting-User`, on what that user owns) or `admin` (everything). \
+             Without a valid key: 401 `unauthorized`; with a key of another role: 403 `forbidden`; acting on \
+             what another user owns: 403 `not_owner`.",
+        )
         .server(API_PREFIX)
 }
 
@@ -78,14 +94,19 @@ pub fn app(state: AppState) -> impl Endpoint<Output = Response> + 'static {
     let api = api_service(&state);
     let docs = api.swagger_ui();
     let spec = api.spec_endpoint();
-    let limited = api.with(rate_limit::RateLimit { limiter: state.rate_limiter.clone(), limits: state.rate_limits });
-    Route::new()
-        .nest(API_PREFIX, limited)
+    let guarded = api
+        .with(auth::RequireKey)
+        .with(rate_limit::RateLimit { limiter: state.rate_limiter.clone(), limits: state.rate_limits })
+        .with(auth::Authenticate { keys: state.keys.clone() });
+    let routes = Route::new()
+        .nest(API_PREFIX, guarded)
         .nest("/docs", docs)
         .at("/openapi.json", spec)
         .catch_all_error(problem::render_error)
-        .with(CatchPanic::new().with_handler(on_panic))
-        .with(Tracing)
+        .with(body::BodyLimit)
+        .with(security_headers::SecurityHeaders);
+    let cors = state.cors.clone();
+    routes.with_if(cors.is_enabled(), cors).with(CatchPanic::new().with_handler(on_panic)).with(request_id::RequestId)
 }
 
 /// A handler that panicked: logged, and an opaque 500 like any other internal error.
@@ -104,12 +125,18 @@ fn on_panic(panic: Box<dyn std::any::Any + Send>) -> Response {
 /// in-flight requests finish (up to [`DRAIN_TIMEOUT`]; long `?wait=` polls return at once).
 ///
 /// # Errors
-/// The listener cannot be used.
+/// The listener cannot be used; or no API key is configured and the listener is not on a
+/// loopback address (`PermissionDenied`, see [`check_exposure`]).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     mut state: AppState,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
+    check_exposure(listener.local_addr()?, &state.keys)
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::PermissionDenied, e))?;
+    if state.keys.is_empty() {
+        tracing::warn!("no API keys configured: the API is OPEN to anyone who can reach this loopback address");
+    }
     state.shutdown = shutdown.clone();
     let acceptor = TcpAcceptor::from_tokio(listener)?;
     Server::new_with_acceptor(acceptor)

@@ -3,9 +3,8 @@
 
 use anyhow::Context;
 use goodrobot_api::{
-    AppState,
+    ApiConfig, AppState, check_exposure,
     embedded::{worker_config, worker_deps},
-    rate_limit::RateLimits,
     serve,
 };
 use goodrobot_bootstrap::{Backend, Infra, Settings, init_telemetry};
@@ -16,6 +15,11 @@ use tokio_util::sync::CancellationToken;
 async fn main() -> anyhow::Result<()> {
     init_telemetry();
     let settings = Settings::from_env().context("reading settings")?;
+    // The keys are hashed here; the settings' copy of their text is dropped at once.
+    let config = ApiConfig::from_settings(&settings).context("reading the API configuration")?;
+    let settings = Settings { api_keys: None, ..settings };
+    check_exposure(settings.api_addr, &config.keys)?;
+    tracing::info!(keys = ?config.keys, cors = config.cors.is_enabled(), "access configured");
     let infra = Infra::from_settings(&settings).await.context("setting up adapters")?;
     let shutdown = CancellationToken::new();
 
@@ -40,12 +44,7 @@ async fn main() -> anyhow::Result<()> {
     tracing::info!(addr = %settings.api_addr, docs = "/docs", "serving the API");
     tokio::spawn(signals(shutdown.clone()));
 
-    let mut state = AppState::from_infra(&infra);
-    state.rate_limits = RateLimits {
-        reads: settings.rate_limit_reads_per_min,
-        writes: settings.rate_limit_writes_per_min,
-        period: std::time::Duration::from_secs(60),
-    };
+    let state = AppState::configured(&infra, &config);
     let served = serve(listener, state, shutdown.clone()).await;
     // Whatever ended the server, the worker stops too (and hands back what it holds).
     shutdown.cancel();

@@ -5,6 +5,7 @@ use poem_openapi::{ApiResponse, OpenApi, payload::Json};
 
 use crate::{
     ApiTags, AppState,
+    auth::{Admins, Auth},
     body::JsonBody,
     dto::{SendNotificationBody, TaskAccepted},
     problem::ApiResult,
@@ -28,8 +29,10 @@ impl NotificationsApi {
     /// Send a notification to a user
     ///
     /// With `countdown` (seconds) or `eta` (a time) it is sent later; the user must exist.
+    ///
+    /// **Roles:** `admin`.
     #[oai(path = "/", method = "post", operation_id = "send_notification")]
-    async fn send(&self, body: JsonBody<SendNotificationBody>) -> ApiResult<NotificationQueued> {
+    async fn send(&self, _auth: Auth<Admins>, body: JsonBody<SendNotificationBody>) -> ApiResult<NotificationQueued> {
         let user_id = UserId(body.0.user_id);
         let (args, options) = body.0.into_args()?;
         self.state.users.get(user_id).await?;

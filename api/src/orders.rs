@@ -3,12 +3,13 @@
 use goodrobot_domain::{Category, OrderFilter, OrderId, UserId};
 use poem_openapi::{
     ApiResponse, OpenApi,
-    param::{Path, Query},
+    param::{Header, Path, Query},
     payload::Json,
 };
 
 use crate::{
     ApiTags, AppState,
+    auth::{Auth, Readers, Writers},
     body::JsonBody,
     dto::{CreateOrder, OrderDto, OrderPage, OrderStatusDto, page},
     params::Lenient,
@@ -34,8 +35,19 @@ impl OrdersApi {
     ///
     /// `client_id` must be an active client (422 `wrong_role` / `inactive_user`);
     /// `when_at` must not be in the past.
+    ///
+    /// **Roles:** `admin`; `bot` acting as the client (`X-Acting-User` = `client_id`, else 403
+    /// `not_owner`).
     #[oai(path = "/", method = "post", operation_id = "create_order")]
-    async fn create(&self, body: JsonBody<CreateOrder>) -> ApiResult<OrderCreated> {
+    async fn create(
+        &self,
+        auth: Auth<Writers>,
+        /// The user a `bot` key acts for (their GoodRobot user id); ignored for `admin`.
+        #[oai(name = "X-Acting-User")]
+        acting: Header<Option<i64>>,
+        body: JsonBody<CreateOrder>,
+    ) -> ApiResult<OrderCreated> {
+        auth.actor(acting.0).must_be(UserId(body.0.client_id), Some("client_id"))?;
         let order = self
             .state
             .orders
@@ -47,9 +59,12 @@ impl OrdersApi {
     }
 
     /// List orders in id order
+    ///
+    /// **Roles:** `viewer`, `bot`, `admin`.
     #[oai(path = "/", method = "get", operation_id = "list_orders")]
     async fn list(
         &self,
+        _auth: Auth<Readers>,
         status: Query<Option<OrderStatusDto>>,
         category: Query<Option<String>>,
         client_id: Query<Option<i64>>,
@@ -68,20 +83,52 @@ impl OrdersApi {
     }
 
     /// Read an order
+    ///
+    /// **Roles:** `viewer`, `bot`, `admin`.
     #[oai(path = "/:id", method = "get", operation_id = "get_order")]
-    async fn get(&self, id: Path<Lenient<i64>>) -> ApiResult<Json<OrderDto>> {
+    async fn get(&self, _auth: Auth<Readers>, id: Path<Lenient<i64>>) -> ApiResult<Json<OrderDto>> {
         Ok(Json(self.state.orders.get(OrderId(id.0.get("id")?)).await?.into()))
     }
 
     /// Mark an assigned order done
+    ///
+    /// **Roles:** `admin`; `bot` acting as the order's client or its assigned master.
     #[oai(path = "/:id/complete", method = "post", operation_id = "complete_order")]
-    async fn complete(&self, id: Path<Lenient<i64>>) -> ApiResult<Json<OrderDto>> {
-        Ok(Json(self.state.orders.complete(OrderId(id.0.get("id")?)).await?.into()))
+    async fn complete(
+        &self,
+        auth: Auth<Writers>,
+        /// The user a `bot` key acts for (their GoodRobot user id); ignored for `admin`.
+        #[oai(name = "X-Acting-User")]
+        acting: Header<Option<i64>>,
+        id: Path<Lenient<i64>>,
+    ) -> ApiResult<Json<OrderDto>> {
+        let id = OrderId(id.0.get("id")?);
+        let actor = auth.actor(acting.0);
+        if !actor.is_anyone() {
+            let order = self.state.orders.get(id).await?;
+            let owners: Vec<UserId> = std::iter::once(order.client_id).chain(order.master_id).collect();
+            actor.must_be_one_of(&owners, None)?;
+        }
+        Ok(Json(self.state.orders.complete(id).await?.into()))
     }
 
     /// Cancel a new or assigned order
+    ///
+    /// **Roles:** `admin`; `bot` acting as the order's client.
     #[oai(path = "/:id/cancel", method = "post", operation_id = "cancel_order")]
-    async fn cancel(&self, id: Path<Lenient<i64>>) -> ApiResult<Json<OrderDto>> {
-        Ok(Json(self.state.orders.cancel(OrderId(id.0.get("id")?)).await?.into()))
+    async fn cancel(
+        &self,
+        auth: Auth<Writers>,
+        /// The user a `bot` key acts for (their GoodRobot user id); ignored for `admin`.
+        #[oai(name = "X-Acting-User")]
+        acting: Header<Option<i64>>,
+        id: Path<Lenient<i64>>,
+    ) -> ApiResult<Json<OrderDto>> {
+        let id = OrderId(id.0.get("id")?);
+        let actor = auth.actor(acting.0);
+        if !actor.is_anyone() {
+            actor.must_be(self.state.orders.get(id).await?.client_id, None)?;
+        }
+        Ok(Json(self.state.orders.cancel(id).await?.into()))
     }
 }

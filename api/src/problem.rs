@@ -60,6 +60,8 @@ pub struct ProblemBody {
 pub struct Problem {
     status: StatusCode,
     body: Box<ProblemBody>,
+    /// The `WWW-Authenticate` challenge of a 401.
+    challenge: Option<&'static str>,
 }
 
 fn title_of(code: &str, status: StatusCode) -> String {
@@ -71,6 +73,13 @@ fn title_of(code: &str, status: StatusCode) -> String {
         "conflict" => "Conflicts with the current state",
         "unavailable" => "A dependency is unavailable",
         "internal" => "Internal error",
+        "unauthorized" => "A valid API key is required",
+        "forbidden" => "The API key's role may not do this",
+        "not_owner" => "The acting user does not own this",
+        "acting_user_required" => "The acting user is not named",
+        "payload_too_large" => "The body is too large",
+        "too_deep" => "The JSON is nested too deeply",
+        "rate_limited" => "Too many requests",
         _ => return status.canonical_reason().unwrap_or("Error").to_owned(),
     };
     t.to_owned()
@@ -89,7 +98,25 @@ impl Problem {
                 field: None,
                 errors: Vec::new(),
             }),
+            challenge: None,
         }
+    }
+
+    /// 401 `unauthorized` with a `WWW-Authenticate: Bearer` challenge (RFC 6750), saying
+    /// `invalid_token` when a key was presented but is not valid.
+    pub fn unauthorized(detail: impl Into<String>, invalid_token: bool) -> Self {
+        let mut p = Self::new(StatusCode::UNAUTHORIZED, "unauthorized", detail);
+        p.challenge = Some(if invalid_token {
+            r#"Bearer realm="goodrobot", error="invalid_token""#
+        } else {
+            r#"Bearer realm="goodrobot""#
+        });
+        p
+    }
+
+    /// 413 `payload_too_large`.
+    pub fn payload_too_large(limit: usize) -> Self {
+        Self::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", format!("the body may be at most {limit} bytes"))
     }
 
     /// Names the field at fault.
@@ -155,6 +182,9 @@ impl Problem {
             return Self::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed on this route");
         }
         let status = err.status();
+        if status == StatusCode::PAYLOAD_TOO_LARGE {
+            return Self::payload_too_large(crate::body::MAX_BODY_BYTES);
+        }
         if status.is_server_error() {
             tracing::error!(error = %err, status = status.as_u16(), "request failed");
             return Self::new(status, "internal", "the server could not handle this request");
@@ -221,6 +251,9 @@ impl ResponseError for Problem {
         if self.status == StatusCode::SERVICE_UNAVAILABLE {
             resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECS));
         }
+        if let Some(challenge) = self.challenge {
+            resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
+        }
         resp
     }
 }
@@ -235,12 +268,15 @@ impl IntoResponse for Problem {
 impl ApiResponse for Problem {
     fn meta() -> MetaResponses {
         let responses = [
-            (400, "A parameter or the body cannot be parsed"),
+            (400, "A parameter or the body cannot be parsed, or the JSON is nested too deeply (`too_deep`)"),
+            (401, "No valid API key (`unauthorized`)"),
+            (403, "The key's role may not do this (`forbidden`), or the acting user does not own it (`not_owner`)"),
             (404, "Not found"),
             (409, "Conflicts with the current state"),
             (413, "The body is too large"),
             (415, "The body is not JSON"),
             (422, "A field is invalid (named by `field`)"),
+            (429, "Too many requests (`rate_limited`, with `Retry-After`)"),
             (500, "Internal error"),
             (503, "A dependency is unavailable"),
         ]

@@ -1,4 +1,5 @@
-//! Rate limiting of `/api/v1`: per client (API key once there is one, else the address),
+//! Rate limiting of `/api/v1`: per client (its API key's id when it has a valid one, else the
+//! address, so guessing keys is limited too),
 //! writes stricter than reads, decided atomically by the rate-limiter port (Redis GCRA in
 //! production). A refusal is 429 problem+json with `Retry-After` and `RateLimit-*` headers.
 
@@ -10,7 +11,10 @@ use poem::{
 };
 use std::{sync::Arc, time::Duration};
 
-use crate::problem::Problem;
+use crate::{
+    auth::{Caller, is_probe},
+    problem::Problem,
+};
 
 /// Requests per period allowed to one client, by kind of request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,15 +59,10 @@ pub struct RateLimitEndpoint<E> {
     cfg: RateLimit,
 }
 
-/// Who is asking: the bearer key's hash if there is one, else the peer address.
+/// Who is asking: the id of a valid key (never the key), else the peer address.
 fn client_key(req: &Request) -> String {
-    if let Some(auth) = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok())
-        && let Some(token) = auth.strip_prefix("Bearer ")
-    {
-        // Never a raw key in a Redis key name: a short stable digest of it.
-        let digest =
-            token.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
-        return format!("key:{digest:016x}");
+    if let Some(Caller::Key { id, .. }) = req.extensions().get::<Caller>() {
+        return format!("key:{id}");
     }
     match req.remote_addr() {
         RemoteAddr(poem::Addr::SocketAddr(a)) => format!("ip:{}", a.ip()),
@@ -90,8 +89,7 @@ impl<E: Endpoint> Endpoint for RateLimitEndpoint<E> {
 
     async fn call(&self, req: Request) -> Result<Self::Output> {
         // Probes are never limited.
-        let probe = |p: &str| p.ends_with("/health") || p.ends_with("/ready");
-        if probe(req.uri().path()) || probe(req.original_uri().path()) {
+        if is_probe(&req) {
             return self.inner.call(req).await.map(IntoResponse::into_response);
         }
         let write = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);

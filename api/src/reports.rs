@@ -6,6 +6,7 @@ use poem_openapi::{ApiResponse, OpenApi, payload::Json};
 
 use crate::{
     ApiTags, AppState,
+    auth::{Admins, Auth},
     body::JsonBody,
     dto::{CreateReport, TaskAccepted},
     problem::ApiResult,
@@ -27,8 +28,10 @@ pub struct ReportsApi {
 #[OpenApi(prefix_path = "/reports", tag = "ApiTags::Reports")]
 impl ReportsApi {
     /// Start an analytics report
+    ///
+    /// **Roles:** `admin`.
     #[oai(path = "/", method = "post", operation_id = "create_report")]
-    async fn create(&self, body: JsonBody<CreateReport>) -> ApiResult<ReportQueued> {
+    async fn create(&self, _auth: Auth<Admins>, body: JsonBody<CreateReport>) -> ApiResult<ReportQueued> {
         let args = body.0.into_args()?;
         let sent = self.state.tasks.submit_typed::<GenerateAnalyticsReport>(&args, TaskOptions::default()).await?;
         Ok(ReportQueued::Accepted(Json(sent.into())))

@@ -1,12 +1,13 @@
-//! What every handler can reach: the use cases, the health checks, and the run mode.
+//! What every handler can reach: the use cases, the health checks, the run mode, and the
+//! access configuration (API keys, CORS origins) the app's middleware applies.
 
 use goodrobot_bootstrap::{Backend, Infra};
 use goodrobot_ports::{
     HealthCheck, RateLimiter,
-    services::{BidService, OrderService, TaskPolicy, TaskService, UserService, UserStateService},
+    services::{BidService, OrderService, TaskService, UserService, UserStateService},
 };
 
-use crate::rate_limit::RateLimits;
+use crate::{ApiConfig, auth::ApiKeys, cors::CorsPolicy, rate_limit::RateLimits};
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
@@ -21,6 +22,10 @@ pub struct AppState {
     /// Limits each client's requests (see [`crate::rate_limit`]).
     pub rate_limiter: Arc<dyn RateLimiter>,
     pub rate_limits: RateLimits,
+    /// The API keys (hashes); empty: the API is open (loopback only, see [`crate::serve`]).
+    pub keys: Arc<ApiKeys>,
+    /// The origins browsers may call from (none: no CORS headers).
+    pub cors: CorsPolicy,
     /// What `/ready` checks.
     pub health: Vec<Arc<dyn HealthCheck>>,
     /// True when tasks live in this process (an embedded worker runs them; lost on exit).
@@ -34,13 +39,21 @@ impl std::fmt::Debug for AppState {
         f.debug_struct("AppState")
             .field("health", &self.health.iter().map(|h| h.name()).collect::<Vec<_>>())
             .field("embedded", &self.embedded)
+            .field("keys", &self.keys)
+            .field("cors", &self.cors.is_enabled())
             .finish_non_exhaustive()
     }
 }
 
 impl AppState {
-    /// Wires the use cases over the adapters of `infra`.
+    /// Wires the use cases over the adapters of `infra`, with the default configuration (no
+    /// keys: open, which [`crate::serve`] allows on loopback only).
     pub fn from_infra(infra: &Infra) -> Self {
+        Self::configured(infra, &ApiConfig::default())
+    }
+
+    /// Wires the use cases over the adapters of `infra`, configured by `config`.
+    pub fn configured(infra: &Infra, config: &ApiConfig) -> Self {
         Self {
             users: UserService::new(infra.users.clone(), infra.cache.clone()),
             orders: OrderService::new(infra.users.clone(), infra.orders.clone(), infra.clock.clone()),
@@ -49,11 +62,13 @@ impl AppState {
                 infra.broker.clone(),
                 infra.results.clone(),
                 infra.clock.clone(),
-                TaskPolicy::default(),
+                config.task_policy,
             ),
             user_state: UserStateService::new(infra.users.clone(), infra.state.clone(), infra.clock.clone()),
             rate_limiter: infra.rate_limiter.clone(),
-            rate_limits: RateLimits::default(),
+            rate_limits: config.rate_limits,
+            keys: config.keys.clone(),
+            cors: config.cors.clone(),
             health: infra.health.clone(),
             embedded: infra.tasks == Backend::Memory,
             shutdown: CancellationToken::new(),

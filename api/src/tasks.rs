@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use crate::{
     ApiTags, AppState,
+    auth::{Admins, Auth, Readers},
     body::JsonBody,
     dto::{SubmitTask, TaskAccepted, TaskDto},
     params::Lenient,
@@ -47,8 +48,12 @@ impl TasksApi {
     ///
     /// The arguments are checked against the task's contract: an unknown `name` or an
     /// ill-typed argument is a 422 naming the field (`name`, `args.bid_id`, `kwargs.x`).
+    /// The arguments may be at most `TASK_MAX_ARGS_BYTES` of JSON (default 64 KiB) and the eta
+    /// at most `TASK_ETA_HORIZON_DAYS` ahead (default 30).
+    ///
+    /// **Roles:** `admin`.
     #[oai(path = "/", method = "post", operation_id = "submit_task")]
-    async fn submit(&self, body: JsonBody<SubmitTask>) -> ApiResult<TaskQueued> {
+    async fn submit(&self, _auth: Auth<Admins>, body: JsonBody<SubmitTask>) -> ApiResult<TaskQueued> {
         let req = body.0.into_request()?;
         let sent = self.state.tasks.submit(&req).await?;
         Ok(TaskQueued::Accepted(Json(sent.into())))
@@ -58,9 +63,12 @@ impl TasksApi {
     ///
     /// With `?wait=N` (seconds, at most 30) the answer comes when the task finishes or N
     /// seconds pass, whichever is first.
+    ///
+    /// **Roles:** `viewer`, `bot`, `admin`.
     #[oai(path = "/:task_id", method = "get", operation_id = "get_task")]
     async fn get(
         &self,
+        _auth: Auth<Readers>,
         task_id: Path<Lenient<Uuid>>,
         /// Wait up to this many seconds (0 to 30) for the task to finish.
         wait: Query<Option<f64>>,
@@ -85,16 +93,20 @@ impl TasksApi {
     /// Revoke a task that has not finished
     ///
     /// 409 `conflict` if it has finished already.
+    ///
+    /// **Roles:** `admin`.
     #[oai(path = "/:task_id", method = "delete", operation_id = "revoke_task")]
-    async fn revoke(&self, task_id: Path<Lenient<Uuid>>) -> ApiResult<Json<TaskDto>> {
+    async fn revoke(&self, _auth: Auth<Admins>, task_id: Path<Lenient<Uuid>>) -> ApiResult<Json<TaskDto>> {
         Ok(Json(self.state.tasks.revoke(TaskId(task_id.0.get("task_id")?)).await?.into()))
     }
 
     /// Queue a dead-lettered task again
     ///
     /// 404 if the task is not in the dead-letter list.
+    ///
+    /// **Roles:** `admin`.
     #[oai(path = "/:task_id/replay", method = "post", operation_id = "replay_task")]
-    async fn replay(&self, task_id: Path<Lenient<Uuid>>) -> ApiResult<TaskReplayed> {
+    async fn replay(&self, _auth: Auth<Admins>, task_id: Path<Lenient<Uuid>>) -> ApiResult<TaskReplayed> {
         Ok(TaskReplayed::Accepted(Json(self.state.tasks.replay(TaskId(task_id.0.get("task_id")?)).await?.into())))
     }
 }

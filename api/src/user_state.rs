@@ -3,11 +3,17 @@
 use chrono::{DateTime, Utc};
 use goodrobot_domain::UserId;
 use goodrobot_ports::UserState;
-use poem_openapi::{ApiResponse, Object, OpenApi, param::Path, payload::Json, types::Any};
+use poem_openapi::{
+    ApiResponse, Object, OpenApi,
+    param::{Header, Path},
+    payload::Json,
+    types::Any,
+};
 use serde_json::{Map, Value};
 
 use crate::{
     ApiTags, AppState,
+    auth::{Auth, Readers, Writers},
     body::JsonBody,
     params::Lenient,
     problem::{ApiResult, Problem},
@@ -81,34 +87,68 @@ pub struct UserStateApi {
 #[OpenApi(prefix_path = "/users", tag = "ApiTags::Users")]
 impl UserStateApi {
     /// Read a user's temporary state
+    ///
+    /// **Roles:** `viewer`, `bot`, `admin`.
     #[oai(path = "/:id/state", method = "get", operation_id = "get_user_state")]
-    async fn get(&self, id: Path<Lenient<i64>>) -> ApiResult<Json<UserStateDto>> {
+    async fn get(&self, _auth: Auth<Readers>, id: Path<Lenient<i64>>) -> ApiResult<Json<UserStateDto>> {
         let id = UserId(id.0.get("id")?);
         let s = self.state.user_state.get(id).await?.ok_or_else(|| no_state(id))?;
         Ok(Json(s.into()))
     }
 
     /// Replace a user's temporary state
+    ///
+    /// **Roles:** `admin`; `bot` acting as this user (`X-Acting-User`).
     #[oai(path = "/:id/state", method = "put", operation_id = "put_user_state")]
-    async fn put(&self, id: Path<Lenient<i64>>, body: JsonBody<PutUserState>) -> ApiResult<Json<UserStateDto>> {
+    async fn put(
+        &self,
+        auth: Auth<Writers>,
+        /// The user a `bot` key acts for (their GoodRobot user id); ignored for `admin`.
+        #[oai(name = "X-Acting-User")]
+        acting: Header<Option<i64>>,
+        id: Path<Lenient<i64>>,
+        body: JsonBody<PutUserState>,
+    ) -> ApiResult<Json<UserStateDto>> {
         let id = UserId(id.0.get("id")?);
+        auth.actor(acting.0).must_be(id, None)?;
         let b = body.0;
         Ok(Json(self.state.user_state.put(id, b.step, b.data.0, b.ttl_secs).await?.into()))
     }
 
     /// Merge keys into a user's temporary state
+    ///
+    /// **Roles:** `admin`; `bot` acting as this user (`X-Acting-User`).
     #[oai(path = "/:id/state", method = "patch", operation_id = "patch_user_state")]
-    async fn patch(&self, id: Path<Lenient<i64>>, body: JsonBody<PatchUserState>) -> ApiResult<Json<UserStateDto>> {
+    async fn patch(
+        &self,
+        auth: Auth<Writers>,
+        /// The user a `bot` key acts for (their GoodRobot user id); ignored for `admin`.
+        #[oai(name = "X-Acting-User")]
+        acting: Header<Option<i64>>,
+        id: Path<Lenient<i64>>,
+        body: JsonBody<PatchUserState>,
+    ) -> ApiResult<Json<UserStateDto>> {
         let id = UserId(id.0.get("id")?);
+        auth.actor(acting.0).must_be(id, None)?;
         let b = body.0;
         let s = self.state.user_state.patch(id, b.data.0, b.ttl_secs).await?.ok_or_else(|| no_state(id))?;
         Ok(Json(s.into()))
     }
 
     /// Forget a user's temporary state
+    ///
+    /// **Roles:** `admin`; `bot` acting as this user (`X-Acting-User`).
     #[oai(path = "/:id/state", method = "delete", operation_id = "clear_user_state")]
-    async fn clear(&self, id: Path<Lenient<i64>>) -> ApiResult<Cleared> {
+    async fn clear(
+        &self,
+        auth: Auth<Writers>,
+        /// The user a `bot` key acts for (their GoodRobot user id); ignored for `admin`.
+        #[oai(name = "X-Acting-User")]
+        acting: Header<Option<i64>>,
+        id: Path<Lenient<i64>>,
+    ) -> ApiResult<Cleared> {
         let id = UserId(id.0.get("id")?);
+        auth.actor(acting.0).must_be(id, None)?;
         if self.state.user_state.clear(id).await? { Ok(Cleared::Cleared) } else { Err(no_state(id)) }
     }
 }

@@ -3,14 +3,15 @@
 use goodrobot_domain::UserId;
 use poem_openapi::{
     ApiResponse, OpenApi,
-    param::{Path, Query},
+    param::{Header, Path, Query},
     payload::Json,
 };
 
 use crate::{
     ApiTags, AppState,
+    auth::{Auth, Readers, Writers},
     body::JsonBody,
-    dto::{CreateUser, UpdateUser, UserDto, UserPage, page},
+    dto::{CreateUser, RoleDto, UpdateUser, UserDto, UserPage, page},
     params::Lenient,
     problem::ApiResult,
 };
@@ -33,17 +34,26 @@ impl UsersApi {
     /// Create a user
     ///
     /// `tg_id` and `phone` are unique (409 `conflict` naming the field).
+    ///
+    /// **Roles:** `admin`; `bot` (registering a user needs no `X-Acting-User`), except a user
+    /// of role `admin`, which only an `admin` key creates (403 `forbidden`).
     #[oai(path = "/", method = "post", operation_id = "create_user")]
-    async fn create(&self, body: JsonBody<CreateUser>) -> ApiResult<UserCreated> {
+    async fn create(&self, auth: Auth<Writers>, body: JsonBody<CreateUser>) -> ApiResult<UserCreated> {
+        if body.0.role == RoleDto::Admin {
+            auth.require_admin_for("role")?;
+        }
         let user = self.state.users.create(body.0.into_domain()?).await?;
         let location = format!("/api/v1/users/{}", user.id);
         Ok(UserCreated::Created(Json(user.into()), location))
     }
 
     /// List users in id order
+    ///
+    /// **Roles:** `viewer`, `bot`, `admin`.
     #[oai(path = "/", method = "get", operation_id = "list_users")]
     async fn list(
         &self,
+        _auth: Auth<Readers>,
         /// Only users with a greater id (the `next_after` of the previous page).
         after: Query<Option<i64>>,
         /// 1 to 200, default 50.
@@ -54,15 +64,36 @@ impl UsersApi {
     }
 
     /// Read a user (cached for an hour, invalidated on update)
+    ///
+    /// **Roles:** `viewer`, `bot`, `admin`.
     #[oai(path = "/:id", method = "get", operation_id = "get_user")]
-    async fn get(&self, id: Path<Lenient<i64>>) -> ApiResult<Json<UserDto>> {
+    async fn get(&self, _auth: Auth<Readers>, id: Path<Lenient<i64>>) -> ApiResult<Json<UserDto>> {
         Ok(Json(self.state.users.get(UserId(id.0.get("id")?)).await?.into()))
     }
 
     /// Change a user's name, phone (`null` clears it), role or activity
+    ///
+    /// **Roles:** `admin`; `bot` acting as this user (`X-Acting-User`), for the name and phone
+    /// only (`role` and `is_active` need an `admin` key: 403 `forbidden`).
     #[oai(path = "/:id", method = "patch", operation_id = "update_user")]
-    async fn update(&self, id: Path<Lenient<i64>>, body: JsonBody<UpdateUser>) -> ApiResult<Json<UserDto>> {
+    async fn update(
+        &self,
+        auth: Auth<Writers>,
+        /// The user a `bot` key acts for (their GoodRobot user id); ignored for `admin`.
+        #[oai(name = "X-Acting-User")]
+        acting: Header<Option<i64>>,
+        id: Path<Lenient<i64>>,
+        body: JsonBody<UpdateUser>,
+    ) -> ApiResult<Json<UserDto>> {
+        let id = UserId(id.0.get("id")?);
+        auth.actor(acting.0).must_be(id, None)?;
+        if body.0.role.is_some() {
+            auth.require_admin_for("role")?;
+        }
+        if body.0.is_active.is_some() {
+            auth.require_admin_for("is_active")?;
+        }
         let patch = body.0.into_domain()?;
-        Ok(Json(self.state.users.update(UserId(id.0.get("id")?), patch).await?.into()))
+        Ok(Json(self.state.users.update(id, patch).await?.into()))
     }
 }

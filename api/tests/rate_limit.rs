@@ -30,7 +30,11 @@ async fn writes_beyond_the_limit_get_429_with_retry_after() {
 async fn reads_have_their_own_larger_budget() {
     let app = limited(5, 1);
     app.post("/api/v1/users", json!({"tg_id": 1, "role": "client", "name": "x"})).await.assert_status(201);
-    app.post("/api/v1/users", json!({"tg_id": 2, "role": "client", "name": "x"})).await.assert_problem(429, "rate_limited", None);
+    app.post("/api/v1/users", json!({"tg_id": 2, "role": "client", "name": "x"})).await.assert_problem(
+        429,
+        "rate_limited",
+        None,
+    );
     for _ in 0..5 {
         app.get("/api/v1/users").await.assert_status(200);
     }

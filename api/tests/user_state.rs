@@ -9,7 +9,9 @@ use serde_json::json;
 async fn put_then_get_returns_the_state() {
     let app = TestApp::new();
     let id = app.user("client", 1).await;
-    let r = app.put(&format!("/api/v1/users/{id}/state"), json!({"step": "awaiting_address", "data": {"city": "Kazan"}})).await;
+    let r = app
+        .put(&format!("/api/v1/users/{id}/state"), json!({"step": "awaiting_address", "data": {"city": "Kazan"}}))
+        .await;
     assert_eq!(r.assert_status(200)["step"], "awaiting_address");
     let r = app.get(&format!("/api/v1/users/{id}/state")).await;
     let body = r.assert_status(200);
@@ -20,7 +22,9 @@ async fn put_then_get_returns_the_state() {
 async fn patch_merges_keys_and_null_removes_one() {
     let app = TestApp::new();
     let id = app.user("client", 1).await;
-    app.put(&format!("/api/v1/users/{id}/state"), json!({"step": "s", "data": {"a": 1, "b": 2}})).await.assert_status(200);
+    app.put(&format!("/api/v1/users/{id}/state"), json!({"step": "s", "data": {"a": 1, "b": 2}}))
+        .await
+        .assert_status(200);
     let r = app.patch(&format!("/api/v1/users/{id}/state"), json!({"data": {"b": null, "c": 3}})).await;
     assert_eq!(r.assert_status(200)["data"], json!({"a": 1, "c": 3}));
 }
@@ -46,7 +50,11 @@ async fn invalid_state_is_refused_naming_the_field() {
     let app = TestApp::new();
     let id = app.user("client", 1).await;
     let path = format!("/api/v1/users/{id}/state");
-    app.put(&path, json!({"step": "s", "ttl_secs": 0})).await.assert_problem(422, "validation_failed", Some("ttl_secs"));
+    app.put(&path, json!({"step": "s", "ttl_secs": 0})).await.assert_problem(
+        422,
+        "validation_failed",
+        Some("ttl_secs"),
+    );
     app.put(&path, json!({"step": "s", "data": [1]})).await.assert_problem(422, "validation_failed", Some("state"));
     app.put(&path, json!({"data": {}})).await.assert_problem(422, "validation_failed", Some("step"));
 }
