@@ -63,18 +63,7 @@ impl Bench {
     }
 
     fn worker(&self, run: &Run, conc: usize) -> Worker {
-        let i = &run.infra;
-        let deps = WorkerDeps {
-            broker: i.broker.clone(),
-            results: i.results.clone(),
-            clock: i.clock.clone(),
-            users: i.users.clone(),
-            orders: i.orders.clone(),
-            bids: i.bids.clone(),
-            cache: i.cache.clone(),
-            notifier: i.notifier.clone(),
-            rate_limiter: i.rate_limiter.clone(),
-        };
+        let deps = WorkerDeps::from_infra(&run.infra);
         let config = WorkerConfig {
             concurrency: conc,
             queues: vec![QueueName::default_queue()],

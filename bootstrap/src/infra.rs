@@ -2,8 +2,8 @@
 
 use anyhow::Context;
 use goodrobot_ports::{
-    BidRepository, Broker, Cache, Clock, HealthCheck, Notifier, OrderRepository, RateLimiter, ResultBackend,
-    SessionStore, StateStore, SystemClock, UserRepository,
+    BidRepository, Broker, Cache, Clock, EventLog, HealthCheck, Notifier, OrderRepository, RateLimiter, ResultBackend,
+    SessionStore, StateStore, SystemClock, UserRepository, WorkerRegistry,
 };
 use goodrobot_redis::{
     FailPolicy, RedisCache, RedisConfig, RedisPool, RedisRateLimiter, RedisSessionStore, RedisStateStore,
@@ -12,6 +12,9 @@ use goodrobot_redis::{
 use std::sync::Arc;
 
 use crate::Settings;
+
+/// How many task events the monitor's history keeps (a capped stream in Redis).
+pub const EVENT_LOG_CAPACITY: usize = 100_000;
 
 /// Where the state lives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,6 +39,10 @@ pub struct Infra {
     pub results: Arc<dyn ResultBackend>,
     pub notifier: Arc<dyn Notifier>,
     pub clock: Arc<dyn Clock>,
+    /// Workers' heartbeats (what the monitor lists).
+    pub workers: Arc<dyn WorkerRegistry>,
+    /// The bounded history of task events (what the monitor shows).
+    pub events: Arc<dyn EventLog>,
     /// What `/ready` checks.
     pub health: Vec<Arc<dyn HealthCheck>>,
     /// Where the repositories live.
@@ -70,6 +77,8 @@ impl Infra {
             broker,
             results,
             notifier: Arc::new(goodrobot_notify::LogNotifier),
+            workers: Arc::new(goodrobot_memory::MemoryWorkerRegistry::new(clock.clone())),
+            events: Arc::new(goodrobot_memory::MemoryEventLog::new(EVENT_LOG_CAPACITY)),
             clock,
             health: vec![Arc::new(store)],
             records: Backend::Memory,
@@ -133,6 +142,8 @@ impl Infra {
                 pool.clone(),
                 goodrobot_redis_broker::RedisResultsConfig { ttl: settings.result_ttl },
             ));
+            infra.workers = Arc::new(goodrobot_redis::RedisWorkerRegistry::new(pool.clone()));
+            infra.events = Arc::new(goodrobot_redis::RedisEventLog::new(pool.clone(), EVENT_LOG_CAPACITY));
             infra.tasks = Backend::Redis;
             infra.health.push(cache);
             infra.redis = Some(pool);

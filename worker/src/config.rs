@@ -2,7 +2,8 @@
 
 use goodrobot_domain::task::QueueName;
 use goodrobot_ports::{
-    BidRepository, Broker, Cache, Clock, Notifier, OrderRepository, RateLimiter, ResultBackend, UserRepository,
+    BidRepository, Broker, Cache, Clock, EventLog, Notifier, OrderRepository, RateLimiter, ResultBackend,
+    UserRepository, WorkerRegistry,
 };
 use std::{sync::Arc, time::Duration};
 
@@ -45,6 +46,10 @@ pub struct WorkerDeps {
     pub cache: Arc<dyn Cache>,
     pub notifier: Arc<dyn Notifier>,
     pub rate_limiter: Arc<dyn RateLimiter>,
+    /// Where heartbeats go (the monitor's list of workers).
+    pub workers: Arc<dyn WorkerRegistry>,
+    /// Where task events go (the monitor's history).
+    pub events: Arc<dyn EventLog>,
 }
 
 impl std::fmt::Debug for WorkerDeps {
@@ -53,11 +58,49 @@ impl std::fmt::Debug for WorkerDeps {
     }
 }
 
+/// This machine's host name.
+pub fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_owned()).unwrap_or_else(|_| "host".into())
+}
+
 /// `<host>-<pid>-<random>`: unique per process, never configured.
 pub fn unique_worker_id() -> String {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_owned())
-        .unwrap_or_else(|_| "host".into());
     let rand: u32 = rand::random();
-    format!("{host}-{}-{rand:08x}", std::process::id())
+    format!("{}-{}-{rand:08x}", host_name(), std::process::id())
+}
+
+impl WorkerDeps {
+    /// The ports of `infra` (what every binary that runs a worker wires).
+    pub fn from_infra(infra: &goodrobot_bootstrap::Infra) -> Self {
+        Self {
+            broker: infra.broker.clone(),
+            results: infra.results.clone(),
+            clock: infra.clock.clone(),
+            users: infra.users.clone(),
+            orders: infra.orders.clone(),
+            bids: infra.bids.clone(),
+            cache: infra.cache.clone(),
+            notifier: infra.notifier.clone(),
+            rate_limiter: infra.rate_limiter.clone(),
+            workers: infra.workers.clone(),
+            events: infra.events.clone(),
+        }
+    }
+}
+
+impl WorkerConfig {
+    /// The worker's settings from the environment's.
+    ///
+    /// # Errors
+    /// A name in `WORKER_QUEUES` that is not a valid queue name.
+    pub fn from_settings(settings: &goodrobot_bootstrap::Settings) -> Result<Self, goodrobot_domain::ValidationError> {
+        let queues = settings.worker_queues.iter().map(|q| QueueName::new(q)).collect::<Result<Vec<_>, _>>()?;
+        Ok(Self {
+            concurrency: settings.worker_concurrency,
+            queues,
+            lease: settings.task_lease,
+            shutdown_timeout: settings.shutdown_timeout,
+            worker_id: None,
+        })
+    }
 }

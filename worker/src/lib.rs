@@ -9,18 +9,23 @@ mod backoff;
 mod config;
 mod context;
 mod error;
+mod feed;
 pub mod handlers;
 mod registry;
 mod runtime;
 
 pub use backoff::Backoff;
-pub use config::{WorkerConfig, WorkerDeps, unique_worker_id};
+pub use config::{WorkerConfig, WorkerDeps, host_name, unique_worker_id};
 pub use context::{CHECKPOINT_TTL, TaskContext, checkpoint_key};
 pub use error::TaskError;
+pub use feed::HEARTBEAT_EVERY;
 pub use registry::{ErasedHandler, Registry, TaskHandler};
 pub use runtime::WorkerCounters;
 
-use goodrobot_ports::services::{TaskPolicy, TaskService};
+use goodrobot_ports::{
+    WorkerInfo,
+    services::{TaskPolicy, TaskService},
+};
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
@@ -85,8 +90,47 @@ impl Worker {
             self.deps.clock.clone(),
             TaskPolicy::default(),
         );
-        let rt = Arc::new(runtime::Runtime::new(self.config, self.deps, self.registry, self.id, tasks, self.counters));
+        let feed_stop = CancellationToken::new();
+        let (events, flusher) = feed::EventFeed::start(self.deps.events.clone(), feed_stop.clone());
+        let info = WorkerInfo {
+            id: self.id.to_string(),
+            host: host_name(),
+            pid: std::process::id(),
+            started_at: self.deps.clock.now(),
+            concurrency: self.config.concurrency as u32,
+            queues: self.config.queues.iter().map(ToString::to_string).collect(),
+            running: 0,
+            succeeded: 0,
+            failed: 0,
+            retried: 0,
+            last_heartbeat: self.deps.clock.now(),
+        };
+        let (registry, clock, counters) = (self.deps.workers.clone(), self.deps.clock.clone(), self.counters.clone());
+        // Announced before the first fetch, so a worker that runs tasks is always listed.
+        if let Err(e) = registry.heartbeat(&info, feed::HEARTBEAT_EVERY * 3).await {
+            tracing::warn!(error = %e, "first heartbeat not recorded");
+        }
+        let rt = Arc::new(runtime::Runtime::new(
+            self.config,
+            self.deps,
+            self.registry,
+            self.id,
+            tasks,
+            self.counters,
+            events,
+        ));
+        let beat_rt = rt.clone();
+        let beats = tokio::spawn(feed::heartbeat(
+            registry,
+            info,
+            counters,
+            move || beat_rt.running_count(),
+            clock,
+            feed_stop.clone(),
+        ));
         rt.run(shutdown).await;
+        feed_stop.cancel();
+        let _ = tokio::join!(beats, flusher);
         Ok(())
     }
 }

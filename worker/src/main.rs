@@ -2,7 +2,6 @@
 
 use anyhow::Context;
 use goodrobot_bootstrap::{Backend, Infra, Settings, init_telemetry};
-use goodrobot_domain::task::QueueName;
 use goodrobot_worker::{Worker, WorkerConfig, WorkerDeps};
 use tokio_util::sync::CancellationToken;
 
@@ -20,30 +19,8 @@ async fn main() -> anyhow::Result<()> {
     if infra.tasks == Backend::Memory {
         anyhow::bail!("goodrobot-worker needs a shared broker, but the tasks backend is in memory");
     }
-    let queues = settings
-        .worker_queues
-        .iter()
-        .map(|q| QueueName::new(q))
-        .collect::<Result<Vec<_>, _>>()
-        .context("WORKER_QUEUES")?;
-    let config = WorkerConfig {
-        concurrency: settings.worker_concurrency,
-        queues,
-        lease: settings.task_lease,
-        shutdown_timeout: settings.shutdown_timeout,
-        worker_id: None,
-    };
-    let deps = WorkerDeps {
-        broker: infra.broker.clone(),
-        results: infra.results.clone(),
-        clock: infra.clock.clone(),
-        users: infra.users.clone(),
-        orders: infra.orders.clone(),
-        bids: infra.bids.clone(),
-        cache: infra.cache.clone(),
-        notifier: infra.notifier.clone(),
-        rate_limiter: infra.rate_limiter.clone(),
-    };
+    let config = WorkerConfig::from_settings(&settings).context("WORKER_QUEUES")?;
+    let deps = WorkerDeps::from_infra(&infra);
     let worker = Worker::new(config, deps);
     tracing::info!(worker = worker.id(), "starting");
     let shutdown = CancellationToken::new();

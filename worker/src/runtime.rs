@@ -15,7 +15,7 @@ use std::{
 use tokio::{sync::Semaphore, task::JoinSet, time::Instant};
 use tokio_util::sync::CancellationToken;
 
-use crate::{Backoff, Registry, TaskContext, TaskError, WorkerConfig, WorkerDeps};
+use crate::{Backoff, Registry, TaskContext, TaskError, WorkerConfig, WorkerDeps, feed::EventFeed};
 
 /// Counts since start (for heartbeats and metrics).
 #[derive(Debug, Default)]
@@ -41,6 +41,7 @@ pub(crate) struct Runtime {
     pub(crate) backoff: Backoff,
     pub(crate) counters: Arc<WorkerCounters>,
     running: Mutex<HashMap<TaskId, Running>>,
+    events: EventFeed,
 }
 
 /// How one run of a handler ended.
@@ -60,6 +61,7 @@ impl Runtime {
         id: Arc<str>,
         tasks: TaskService,
         counters: Arc<WorkerCounters>,
+        events: EventFeed,
     ) -> Self {
         Self {
             config,
@@ -70,7 +72,13 @@ impl Runtime {
             backoff: Backoff::default(),
             counters,
             running: Mutex::new(HashMap::new()),
+            events,
         }
+    }
+
+    /// Tasks holding a slot now.
+    pub(crate) fn running_count(&self) -> u32 {
+        self.running.lock().unwrap_or_else(|p| p.into_inner()).len() as u32
     }
 
     /// Fetches while `shutdown` is not cancelled, then drains (see [`crate::Worker::run`]).
@@ -225,11 +233,14 @@ impl Runtime {
             forget();
             return;
         }
-        if let Err(e) = self.deps.results.record(msg, &self.update(TaskState::Started, &d)).await {
-            tracing::warn!(error = %e, "cannot record STARTED; handing the task back");
-            forget();
-            let _ = self.deps.broker.release(&d.token).await;
-            return;
+        match self.deps.results.record(msg, &self.update(TaskState::Started, &d)).await {
+            Ok(r) => self.events.emit(&r),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot record STARTED; handing the task back");
+                forget();
+                let _ = self.deps.broker.release(&d.token).await;
+                return;
+            }
         }
         let started = Instant::now();
         let soft = msg.soft_time_limit_secs.map(|s| started + Duration::from_secs(s));
@@ -355,10 +366,13 @@ impl Runtime {
     /// cannot be recorded the task is handed back (it runs again: at least once).
     async fn finish(&self, d: &Delivery, u: StateUpdate, how: Finish) {
         let state = u.state;
-        if let Err(e) = self.deps.results.record(&d.message, &u).await {
-            tracing::error!(error = %e, state = %state, "cannot record the outcome; handing the task back");
-            let _ = self.deps.broker.release(&d.token).await;
-            return;
+        match self.deps.results.record(&d.message, &u).await {
+            Ok(r) => self.events.emit(&r),
+            Err(e) => {
+                tracing::error!(error = %e, state = %state, "cannot record the outcome; handing the task back");
+                let _ = self.deps.broker.release(&d.token).await;
+                return;
+            }
         }
         let settled = match how {
             Finish::Ack => self.deps.broker.ack(&d.token).await,

@@ -311,3 +311,19 @@ async fn dedup_key_returns_the_first_task_while_it_is_pending() {
     assert_eq!(first.task_id, second.task_id);
     let _ = TaskOptions::default();
 }
+
+#[tokio::test]
+async fn every_state_change_is_an_event_and_the_worker_heartbeats_until_it_stops() {
+    let mut h = harness();
+    h.start(None);
+    let id = h.tasks.submit(&noop(json!(1))).await.unwrap().task_id;
+    h.finished(id).await;
+    let workers = h.deps.workers.list().await.unwrap();
+    assert_eq!(workers.len(), 1, "one worker announced itself");
+    assert_eq!((workers[0].id.as_str(), workers[0].concurrency), ("test-worker", 4));
+    h.stop().await;
+    let states: Vec<TaskState> =
+        h.deps.events.recent(10).await.unwrap().into_iter().filter(|e| e.task_id == id).map(|e| e.state).collect();
+    assert_eq!(states, vec![TaskState::Success, TaskState::Started], "newest first");
+    assert!(h.deps.workers.list().await.unwrap().is_empty(), "deregistered at its orderly exit");
+}

@@ -7,7 +7,10 @@ use goodrobot_domain::{
     Address, Category, Description, NewUser, Note, PersonName, Price, Role, TgId, User,
     task::{QueueName, TaskId, TaskRecord, TaskState},
 };
-use goodrobot_memory::{MemoryBroker, MemoryCache, MemoryRateLimiter, MemoryResults, MemoryStore, RecordingNotifier};
+use goodrobot_memory::{
+    MemoryBroker, MemoryCache, MemoryEventLog, MemoryRateLimiter, MemoryResults, MemoryStore, MemoryWorkerRegistry,
+    RecordingNotifier,
+};
 use goodrobot_ports::{
     Clock, ResultBackend, SystemClock, UserRepository,
     services::{BidService, OrderService, PostOrder, TaskPolicy, TaskService},
@@ -65,6 +68,8 @@ pub fn harness_with_clock(clock: Arc<dyn Clock>) -> Harness {
         cache: Arc::new(MemoryCache::new(clock.clone())),
         notifier: notifier.clone(),
         rate_limiter: Arc::new(MemoryRateLimiter::new(clock.clone())),
+        workers: Arc::new(MemoryWorkerRegistry::new(clock.clone())),
+        events: Arc::new(MemoryEventLog::new(10_000)),
     };
     let tasks = TaskService::new(broker.clone(), results.clone(), clock, TaskPolicy::default());
     Harness { deps, store, broker, results, notifier, tasks, shutdown: CancellationToken::new(), worker: None }
