@@ -2,17 +2,31 @@
 //! an embedded worker where a test needs tasks to run.
 #![allow(dead_code)]
 
-use goodrobot_api::{AppState, app, embedded::worker_deps};
+use goodrobot_api::{ApiConfig, AppState, app, auth::ApiKeys, embedded::worker_deps};
 use goodrobot_bootstrap::Infra;
 use goodrobot_domain::task::QueueName;
 use goodrobot_memory::RecordingNotifier;
 use goodrobot_worker::{Worker, WorkerConfig};
-use poem::{EndpointExt, http::StatusCode, test::TestClient};
+use poem::{
+    EndpointExt,
+    http::{Method, StatusCode},
+    test::TestClient,
+};
 use serde_json::{Value, json};
 use std::{sync::Arc, time::Duration};
 use tokio_util::sync::CancellationToken;
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// The keys of [`TestApp::with_keys`], one per role.
+pub const ADMIN_KEY: &str = "admin-test-key-0000000000000000000000000";
+pub const BOT_KEY: &str = "bot-test-key-00000000000000000000000000000";
+pub const VIEWER_KEY: &str = "viewer-test-key-000000000000000000000000";
+
+/// The three test keys, configured as the API would from `API_KEYS`.
+pub fn test_keys() -> ApiKeys {
+    ApiKeys::parse(&format!("admin:{ADMIN_KEY},bot:{BOT_KEY},viewer:{VIEWER_KEY}")).unwrap()
+}
 
 /// An answer: status, content type and the body as JSON (`Null` if it is not JSON).
 #[derive(Debug)]
@@ -53,6 +67,8 @@ pub struct TestApp {
     pub state: AppState,
     pub notifier: Arc<RecordingNotifier>,
     shutdown: CancellationToken,
+    /// The key the plain helpers (`get`, `post`, `user`, …) send, if any.
+    default_key: Option<&'static str>,
 }
 
 impl Drop for TestApp {
@@ -73,7 +89,8 @@ fn build(infra: Infra, notifier: Arc<RecordingNotifier>, state: AppState) -> Tes
     let mut state = state;
     state.shutdown = shutdown.clone();
     let client = TestClient::new(app(state.clone()).map_to_response().boxed());
-    TestApp { client, infra, state, notifier, shutdown }
+    let default_key = (!state.keys.is_empty()).then_some(ADMIN_KEY);
+    TestApp { client, infra, state, notifier, shutdown, default_key }
 }
 
 impl TestApp {
@@ -99,6 +116,52 @@ impl TestApp {
         build(infra, notifier, state)
     }
 
+    /// The app configured by `f` (keys, CORS, task policy, …), as `main` configures it.
+    pub fn configured(f: impl FnOnce(&mut ApiConfig)) -> Self {
+        let (infra, notifier) = infra();
+        let mut config = ApiConfig::default();
+        f(&mut config);
+        let state = AppState::configured(&infra, &config);
+        build(infra, notifier, state)
+    }
+
+    /// The app with the three test keys configured (the plain helpers send the admin key).
+    pub fn with_keys() -> Self {
+        Self::with_state(|s| s.keys = Arc::new(test_keys()))
+    }
+
+    /// The app with the test keys and a state changed by `f`.
+    pub fn with_keys_and(f: impl FnOnce(&mut AppState)) -> Self {
+        Self::with_state(|s| {
+            s.keys = Arc::new(test_keys());
+            f(s);
+        })
+    }
+
+    /// Requests with this key (`None`: no `Authorization` header).
+    pub fn key(&self, key: Option<&'static str>) -> As<'_> {
+        As { app: self, headers: key.map(|k| ("authorization", format!("Bearer {k}"))).into_iter().collect() }
+    }
+
+    /// Requests with no key at all.
+    pub fn anonymous(&self) -> As<'_> {
+        self.key(None)
+    }
+
+    /// Requests with the given key of `role` (`admin`, `bot`, `viewer`).
+    pub fn role(&self, role: &str) -> As<'_> {
+        self.key(Some(match role {
+            "admin" => ADMIN_KEY,
+            "bot" => BOT_KEY,
+            "viewer" => VIEWER_KEY,
+            other => panic!("no test key of role {other}"),
+        }))
+    }
+
+    fn plain(&self) -> As<'_> {
+        self.key(self.default_key)
+    }
+
     /// The app with an embedded worker running its tasks (stopped when the app is dropped).
     pub fn with_worker() -> Self {
         let app = Self::new();
@@ -119,7 +182,7 @@ impl TestApp {
         self.shutdown.cancel();
     }
 
-    async fn reply(resp: poem::test::TestResponse) -> Reply {
+    pub async fn reply(resp: poem::test::TestResponse) -> Reply {
         let status = resp.0.status();
         let header = |name: &str| resp.0.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
         let content_type = header("content-type").unwrap_or_default();
@@ -131,33 +194,32 @@ impl TestApp {
     }
 
     pub async fn get(&self, path: &str) -> Reply {
-        Self::reply(self.client.get(path).send().await).await
+        self.plain().get(path).await
     }
 
     pub async fn delete(&self, path: &str) -> Reply {
-        Self::reply(self.client.delete(path).send().await).await
+        self.plain().delete(path).await
     }
 
     pub async fn post(&self, path: &str, body: Value) -> Reply {
-        Self::reply(self.client.post(path).body_json(&body).send().await).await
+        self.plain().post(path, body).await
     }
 
     pub async fn post_empty(&self, path: &str) -> Reply {
-        Self::reply(self.client.post(path).send().await).await
+        self.plain().post_empty(path).await
     }
 
     /// Posts raw bytes with a content type.
     pub async fn post_raw(&self, path: &str, content_type: &str, body: impl Into<String>) -> Reply {
-        let body: String = body.into();
-        Self::reply(self.client.post(path).content_type(content_type).body(body).send().await).await
+        self.plain().post_raw(path, content_type, body).await
     }
 
     pub async fn put(&self, path: &str, body: Value) -> Reply {
-        Self::reply(self.client.put(path).body_json(&body).send().await).await
+        self.plain().put(path, body).await
     }
 
     pub async fn patch(&self, path: &str, body: Value) -> Reply {
-        Self::reply(self.client.patch(path).body_json(&body).send().await).await
+        self.plain().patch(path, body).await
     }
 
     /// Creates a user and returns its id.
@@ -185,6 +247,70 @@ impl TestApp {
     pub async fn finished_task(&self, task_id: &str) -> Value {
         let r = self.get(&format!("/api/v1/tasks/{task_id}?wait=10")).await;
         r.assert_status(200).clone()
+    }
+}
+
+/// Requests with chosen headers (a key, `X-Acting-User`, …).
+pub struct As<'a> {
+    app: &'a TestApp,
+    headers: Vec<(&'static str, String)>,
+}
+
+impl As<'_> {
+    /// Acts for this user (`X-Acting-User`).
+    pub fn acting(self, user_id: i64) -> Self {
+        self.header("x-acting-user", user_id.to_string())
+    }
+
+    pub fn header(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.headers.push((name, value.into()));
+        self
+    }
+
+    /// Sends a request; `body` as JSON if given.
+    pub async fn send(&self, method: Method, path: &str, body: Option<&Value>) -> Reply {
+        let mut req = self.app.client.request(method, path);
+        for (name, value) in &self.headers {
+            req = req.header(*name, value.as_str());
+        }
+        if let Some(b) = body {
+            req = req.body_json(b);
+        }
+        TestApp::reply(req.send().await).await
+    }
+
+    pub async fn get(&self, path: &str) -> Reply {
+        self.send(Method::GET, path, None).await
+    }
+
+    pub async fn delete(&self, path: &str) -> Reply {
+        self.send(Method::DELETE, path, None).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Reply {
+        self.send(Method::POST, path, Some(&body)).await
+    }
+
+    pub async fn post_empty(&self, path: &str) -> Reply {
+        self.send(Method::POST, path, None).await
+    }
+
+    pub async fn put(&self, path: &str, body: Value) -> Reply {
+        self.send(Method::PUT, path, Some(&body)).await
+    }
+
+    pub async fn patch(&self, path: &str, body: Value) -> Reply {
+        self.send(Method::PATCH, path, Some(&body)).await
+    }
+
+    /// Posts raw bytes with a content type.
+    pub async fn post_raw(&self, path: &str, content_type: &str, body: impl Into<String>) -> Reply {
+        let body: String = body.into();
+        let mut req = self.app.client.post(path).content_type(content_type).body(body);
+        for (name, value) in &self.headers {
+            req = req.header(*name, value.as_str());
+        }
+        TestApp::reply(req.send().await).await
     }
 }
 
