@@ -3,7 +3,7 @@
 mod common;
 
 use async_trait::async_trait;
-use common::{assert_state, harness};
+use common::{Harness, assert_state};
 use goodrobot_domain::{
     BidStatus, OrderStatus, Role, SelectionOutcome,
     task::{AssignmentOutcome, ProcessBidAssignment, ProcessBidAssignmentArgs, TaskState},
@@ -19,9 +19,7 @@ use goodrobot_worker::{
 use serde_json::json;
 use std::time::Duration;
 
-#[tokio::test]
-async fn assignment_selects_the_bid_and_notifies_the_master_once() {
-    let mut h = harness();
+async fn assignment_selects_the_bid_and_notifies_the_master_once(mut h: Harness) {
     h.start(None);
     let client = h.user(1, Role::Client).await;
     let master = h.user(2, Role::Master).await;
@@ -64,9 +62,7 @@ impl TaskHandler<ProcessBidAssignment> for FailsAfterFirstRun {
     }
 }
 
-#[tokio::test]
-async fn a_redelivered_assignment_selects_once_and_queues_one_notification() {
-    let mut h = harness();
+async fn a_redelivered_assignment_selects_once_and_queues_one_notification(mut h: Harness) {
     let client = h.user(1, Role::Client).await;
     let master = h.user(2, Role::Master).await;
     let order = h.order_for(&client).await;
@@ -90,9 +86,7 @@ async fn a_redelivered_assignment_selects_once_and_queues_one_notification() {
     h.stop().await;
 }
 
-#[tokio::test]
-async fn a_report_counts_orders_and_bids() {
-    let mut h = harness();
+async fn a_report_counts_orders_and_bids(mut h: Harness) {
     h.start(None);
     let client = h.user(1, Role::Client).await;
     let master = h.user(2, Role::Master).await;
@@ -114,3 +108,9 @@ async fn a_report_counts_orders_and_bids() {
     assert_eq!(rep["prices"]["average"], 300.0);
     h.stop().await;
 }
+
+on_both_brokers!(
+    assignment_selects_the_bid_and_notifies_the_master_once,
+    a_redelivered_assignment_selects_once_and_queues_one_notification,
+    a_report_counts_orders_and_bids,
+);

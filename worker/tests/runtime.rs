@@ -2,12 +2,9 @@
 
 mod common;
 
-use common::{FnHandler, ManualClock, assert_state, config, harness, harness_with_clock};
+use common::{FnHandler, Harness, ManualClock, assert_state, config, harness_with_clock};
 use goodrobot_domain::task::{DiagNoop, TaskState};
-use goodrobot_ports::{
-    Broker,
-    services::{Expires, TaskOptions, TaskRequest},
-};
+use goodrobot_ports::services::{Expires, TaskOptions, TaskRequest};
 use goodrobot_worker::{Registry, TaskError, WorkerConfig};
 use serde_json::json;
 use std::{
@@ -36,9 +33,7 @@ where
     r
 }
 
-#[tokio::test]
-async fn a_task_runs_once_and_its_result_and_timeline_are_recorded() {
-    let mut h = harness();
+async fn a_task_runs_once_and_its_result_and_timeline_are_recorded(mut h: Harness) {
     h.start(None);
     let id = h.tasks.submit(&noop(json!({"a": 1}))).await.unwrap().task_id;
     let r = h.finished(id).await;
@@ -50,9 +45,7 @@ async fn a_task_runs_once_and_its_result_and_timeline_are_recorded() {
     h.stop().await;
 }
 
-#[tokio::test]
-async fn a_retryable_error_is_retried_until_success() {
-    let mut h = harness();
+async fn a_retryable_error_is_retried_until_success(mut h: Harness) {
     let calls = Arc::new(AtomicU32::new(0));
     let c = calls.clone();
     h.start(Some(registry_with(move |ctx| {
@@ -71,9 +64,7 @@ async fn a_retryable_error_is_retried_until_success() {
     h.stop().await;
 }
 
-#[tokio::test]
-async fn exhausted_retries_end_in_failure_and_the_dead_letter_list_from_which_it_replays() {
-    let mut h = harness();
+async fn exhausted_retries_end_in_failure_and_the_dead_letter_list_from_which_it_replays(mut h: Harness) {
     let calls = Arc::new(AtomicU32::new(0));
     let c = calls.clone();
     h.start(Some(registry_with(move |ctx| {
@@ -103,9 +94,7 @@ async fn exhausted_retries_end_in_failure_and_the_dead_letter_list_from_which_it
     h.stop().await;
 }
 
-#[tokio::test]
-async fn a_permanent_error_fails_at_once() {
-    let mut h = harness();
+async fn a_permanent_error_fails_at_once(mut h: Harness) {
     h.start(Some(registry_with(|_| async { Err(TaskError::permanent("BadInput", "no such thing")) })));
     let id = h.tasks.submit(&noop(json!(null))).await.unwrap().task_id;
     let r = h.finished(id).await;
@@ -114,9 +103,7 @@ async fn a_permanent_error_fails_at_once() {
     h.stop().await;
 }
 
-#[tokio::test]
-async fn a_panicking_handler_fails_the_task_and_the_worker_lives_on() {
-    let mut h = harness();
+async fn a_panicking_handler_fails_the_task_and_the_worker_lives_on(mut h: Harness) {
     let calls = Arc::new(AtomicU32::new(0));
     let c = calls.clone();
     h.start(Some(registry_with(move |_| {
@@ -137,9 +124,7 @@ async fn a_panicking_handler_fails_the_task_and_the_worker_lives_on() {
     h.stop().await;
 }
 
-#[tokio::test]
-async fn the_hard_time_limit_aborts_the_task_and_frees_the_slot() {
-    let mut h = harness();
+async fn the_hard_time_limit_aborts_the_task_and_frees_the_slot(mut h: Harness) {
     h.start_with(
         WorkerConfig { concurrency: 1, ..config() },
         Some(registry_with(|ctx| async move {
@@ -160,9 +145,7 @@ async fn the_hard_time_limit_aborts_the_task_and_frees_the_slot() {
     h.stop().await;
 }
 
-#[tokio::test]
-async fn the_soft_time_limit_is_told_to_the_handler_before_the_hard_one() {
-    let mut h = harness();
+async fn the_soft_time_limit_is_told_to_the_handler_before_the_hard_one(mut h: Harness) {
     h.start(Some(registry_with(|ctx| async move {
         ctx.soft_time_limit().await;
         assert!(ctx.soft_time_limit_exceeded());
@@ -178,9 +161,7 @@ async fn the_soft_time_limit_is_told_to_the_handler_before_the_hard_one() {
     h.stop().await;
 }
 
-#[tokio::test]
-async fn a_revoked_delayed_task_never_runs() {
-    let mut h = harness();
+async fn a_revoked_delayed_task_never_runs(mut h: Harness) {
     let calls = Arc::new(AtomicU32::new(0));
     let c = calls.clone();
     h.start(Some(registry_with(move |_| {
@@ -219,9 +200,7 @@ async fn an_expired_task_is_revoked_instead_of_run() {
     h.stop().await;
 }
 
-#[tokio::test]
-async fn an_unknown_task_fails_as_not_registered() {
-    let mut h = harness();
+async fn an_unknown_task_fails_as_not_registered(mut h: Harness) {
     h.start(Some(Registry::new()));
     let id = h.tasks.submit(&noop(json!(null))).await.unwrap().task_id;
     let r = h.finished(id).await;
@@ -230,9 +209,7 @@ async fn an_unknown_task_fails_as_not_registered() {
     h.stop().await;
 }
 
-#[tokio::test]
-async fn graceful_shutdown_lets_a_running_task_finish() {
-    let mut h = harness();
+async fn graceful_shutdown_lets_a_running_task_finish(mut h: Harness) {
     let (started_tx, started_rx) = tokio::sync::oneshot::channel::<()>();
     let started_tx = Arc::new(std::sync::Mutex::new(Some(started_tx)));
     h.start(Some(registry_with(move |_| {
@@ -252,9 +229,7 @@ async fn graceful_shutdown_lets_a_running_task_finish() {
     assert_state(&r, TaskState::Success);
 }
 
-#[tokio::test]
-async fn at_the_shutdown_deadline_running_tasks_are_handed_back() {
-    let mut h = harness();
+async fn at_the_shutdown_deadline_running_tasks_are_handed_back(mut h: Harness) {
     let (started_tx, started_rx) = tokio::sync::oneshot::channel::<()>();
     let started_tx = Arc::new(std::sync::Mutex::new(Some(started_tx)));
     h.start_with(
@@ -279,9 +254,7 @@ async fn at_the_shutdown_deadline_running_tasks_are_handed_back() {
     assert_eq!((stats.ready, stats.in_flight), (1, 0), "the task is back in the queue, not lost");
 }
 
-#[tokio::test]
-async fn children_carry_parent_and_root_ids_and_are_listed() {
-    let mut h = harness();
+async fn children_carry_parent_and_root_ids_and_are_listed(mut h: Harness) {
     h.start(Some(registry_with(|ctx| async move {
         if ctx.message().parent_id.is_none() {
             let child = ctx
@@ -300,9 +273,7 @@ async fn children_carry_parent_and_root_ids_and_are_listed() {
     h.stop().await;
 }
 
-#[tokio::test]
-async fn dedup_key_returns_the_first_task_while_it_is_pending() {
-    let h = harness();
+async fn dedup_key_returns_the_first_task_while_it_is_pending(h: Harness) {
     let mut req = noop(json!(null));
     req.options.dedup_key = Some("report:2026-11".into());
     let first = h.tasks.submit(&req).await.unwrap();
@@ -312,9 +283,7 @@ async fn dedup_key_returns_the_first_task_while_it_is_pending() {
     let _ = TaskOptions::default();
 }
 
-#[tokio::test]
-async fn every_state_change_is_an_event_and_the_worker_heartbeats_until_it_stops() {
-    let mut h = harness();
+async fn every_state_change_is_an_event_and_the_worker_heartbeats_until_it_stops(mut h: Harness) {
     h.start(None);
     let id = h.tasks.submit(&noop(json!(1))).await.unwrap().task_id;
     h.finished(id).await;
@@ -327,3 +296,20 @@ async fn every_state_change_is_an_event_and_the_worker_heartbeats_until_it_stops
     assert_eq!(states, vec![TaskState::Success, TaskState::Started], "newest first");
     assert!(h.deps.workers.list().await.unwrap().is_empty(), "deregistered at its orderly exit");
 }
+
+on_both_brokers!(
+    a_task_runs_once_and_its_result_and_timeline_are_recorded,
+    a_retryable_error_is_retried_until_success,
+    exhausted_retries_end_in_failure_and_the_dead_letter_list_from_which_it_replays,
+    a_permanent_error_fails_at_once,
+    a_panicking_handler_fails_the_task_and_the_worker_lives_on,
+    the_hard_time_limit_aborts_the_task_and_frees_the_slot,
+    the_soft_time_limit_is_told_to_the_handler_before_the_hard_one,
+    a_revoked_delayed_task_never_runs,
+    an_unknown_task_fails_as_not_registered,
+    graceful_shutdown_lets_a_running_task_finish,
+    at_the_shutdown_deadline_running_tasks_are_handed_back,
+    children_carry_parent_and_root_ids_and_are_listed,
+    dedup_key_returns_the_first_task_while_it_is_pending,
+    every_state_change_is_an_event_and_the_worker_heartbeats_until_it_stops,
+);

@@ -45,12 +45,70 @@ impl Clock for ManualClock {
 pub struct Harness {
     pub deps: WorkerDeps,
     pub store: MemoryStore,
-    pub broker: Arc<MemoryBroker>,
-    pub results: Arc<MemoryResults>,
+    pub broker: Arc<dyn goodrobot_ports::Broker>,
+    pub results: Arc<dyn ResultBackend>,
     pub notifier: Arc<RecordingNotifier>,
     pub tasks: TaskService,
     pub shutdown: CancellationToken,
     pub worker: Option<JoinHandle<()>>,
+    /// The Redis key prefix to delete at the end (Redis harness only).
+    pub redis_prefix: Option<String>,
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+        if let Some(prefix) = &self.redis_prefix
+            && let Ok(client) = redis::Client::open(redis_url())
+            && let Ok(mut c) = client.get_connection()
+        {
+            let keys: Vec<String> = redis::cmd("KEYS").arg(format!("{prefix}*")).query(&mut c).unwrap_or_default();
+            if !keys.is_empty() {
+                let _: redis::RedisResult<()> = redis::cmd("UNLINK").arg(keys).query(&mut c);
+            }
+        }
+    }
+}
+
+pub fn redis_url() -> String {
+    std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+/// The same set-up with the Redis broker and result backend (a random key prefix, deleted
+/// at the end); everything else in memory.
+pub async fn harness_redis() -> Harness {
+    let prefix = format!("grtest-{:016x}", rand::random::<u64>());
+    let pool = goodrobot_redis::RedisPool::connect(&goodrobot_redis::RedisConfig::new(redis_url(), prefix.clone()))
+        .await
+        .expect("the test Redis");
+    let mut h = harness();
+    let broker: Arc<dyn goodrobot_ports::Broker> =
+        Arc::new(goodrobot_redis_broker::RedisBroker::new(pool.clone(), Default::default()));
+    let results: Arc<dyn ResultBackend> = Arc::new(goodrobot_redis_broker::RedisResults::new(pool, Default::default()));
+    h.deps.broker = broker.clone();
+    h.deps.results = results.clone();
+    h.tasks = TaskService::new(broker.clone(), results.clone(), h.deps.clock.clone(), TaskPolicy::default());
+    h.broker = broker;
+    h.results = results;
+    h.redis_prefix = Some(prefix);
+    h
+}
+
+/// Runs one test body on the memory broker and on the Redis broker.
+#[macro_export]
+macro_rules! on_both_brokers {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn memory() {
+                super::$name(super::common::harness()).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn redis() {
+                super::$name(super::common::harness_redis().await).await
+            }
+        }
+    )*};
 }
 
 pub fn harness_with_clock(clock: Arc<dyn Clock>) -> Harness {
@@ -72,7 +130,17 @@ pub fn harness_with_clock(clock: Arc<dyn Clock>) -> Harness {
         events: Arc::new(MemoryEventLog::new(10_000)),
     };
     let tasks = TaskService::new(broker.clone(), results.clone(), clock, TaskPolicy::default());
-    Harness { deps, store, broker, results, notifier, tasks, shutdown: CancellationToken::new(), worker: None }
+    Harness {
+        deps,
+        store,
+        broker,
+        results,
+        notifier,
+        tasks,
+        shutdown: CancellationToken::new(),
+        worker: None,
+        redis_prefix: None,
+    }
 }
 
 pub fn harness() -> Harness {
