@@ -2,6 +2,8 @@
 //! an embedded worker where a test needs tasks to run.
 #![allow(dead_code)]
 
+pub mod failing;
+
 use goodrobot_api::{ApiConfig, AppState, app, auth::ApiKeys, embedded::worker_deps};
 use goodrobot_bootstrap::Infra;
 use goodrobot_domain::task::QueueName;
