@@ -130,6 +130,5 @@ pub fn configured_queue(state: &MonitorState, queue: &str) -> ApiResult<QueueNam
 }
 
 async fn purge_queue(state: &MonitorState, queue: &QueueName) -> ApiResult<u64> {
-    let _ = (state, queue);
-    Err(Problem::new(poem::http::StatusCode::NOT_IMPLEMENTED, "not_implemented", "this broker cannot purge queues yet"))
+    Ok(state.deps.broker.purge(queue).await?)
 }

@@ -145,6 +145,14 @@ pub trait Broker: Send + Sync {
     /// # Errors
     /// `Unavailable`.
     async fn stats(&self, queue: &QueueName) -> Result<QueueStats, BrokerError>;
+    /// Removes every waiting (ready or delayed) task of `queue`, freeing their dedup keys;
+    /// running and dead-lettered tasks stay. Returns how many were removed.
+    ///
+    /// # Errors
+    /// `Unavailable`; `Internal` from a broker that cannot purge (the default).
+    async fn purge(&self, queue: &QueueName) -> Result<u64, BrokerError> {
+        Err(BrokerError::Internal(format!("this broker cannot purge queue {queue}")))
+    }
     /// # Errors
     /// `Unavailable`.
     async fn ping(&self) -> Result<(), BrokerError>;

@@ -22,6 +22,7 @@ pub(crate) struct BrokerScripts {
     pub revoke_drop: Lua,
     pub revoke_mark: Lua,
     pub revoked: Lua,
+    pub purge: Lua,
 }
 
 impl BrokerScripts {
@@ -38,6 +39,7 @@ impl BrokerScripts {
             revoke_drop: with_prelude(include_str!("scripts/revoke_drop.lua")),
             revoke_mark: with_prelude(include_str!("scripts/revoke_mark.lua")),
             revoked: with_prelude(include_str!("scripts/revoked.lua")),
+            purge: with_prelude(include_str!("scripts/purge.lua")),
         }
     }
 
@@ -54,6 +56,7 @@ impl BrokerScripts {
             &self.revoke_drop,
             &self.revoke_mark,
             &self.revoked,
+            &self.purge,
         ]
         .into_iter()
         .cloned()
@@ -67,7 +70,6 @@ pub(crate) struct ResultScripts {
     pub create: Lua,
     pub apply: Lua,
     pub add_child: Lua,
-    pub get: Lua,
 }
 
 impl ResultScripts {
@@ -76,11 +78,10 @@ impl ResultScripts {
             create: Lua::new(include_str!("scripts/result_create.lua").to_owned()),
             apply: Lua::new(include_str!("scripts/result_apply.lua").to_owned()),
             add_child: Lua::new(include_str!("scripts/result_add_child.lua").to_owned()),
-            get: Lua::new(include_str!("scripts/result_get.lua").to_owned()),
         }
     }
 
     pub(crate) fn all(&self) -> Vec<Lua> {
-        [&self.create, &self.apply, &self.add_child, &self.get].into_iter().cloned().collect()
+        [&self.create, &self.apply, &self.add_child].into_iter().cloned().collect()
     }
 }

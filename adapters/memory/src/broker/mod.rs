@@ -158,6 +158,10 @@ impl Broker for MemoryBroker {
         Ok(lock(&self.queues).stats(queue))
     }
 
+    async fn purge(&self, queue: &QueueName) -> Result<u64, BrokerError> {
+        Ok(lock(&self.queues).purge(queue))
+    }
+
     async fn ping(&self) -> Result<(), BrokerError> {
         Ok(())
     }

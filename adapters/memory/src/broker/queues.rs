@@ -237,6 +237,22 @@ impl Queues {
         }
     }
 
+    /// Drops every waiting (ready or delayed) task of `queue`; returns how many.
+    pub(super) fn purge(&mut self, queue: &QueueName) -> u64 {
+        let Some(q) = self.queues.get_mut(queue) else { return 0 };
+        let ids: Vec<TaskId> = std::mem::take(&mut q.ready)
+            .into_iter()
+            .map(|k| k.2)
+            .chain(std::mem::take(&mut q.delayed).into_iter().map(|k| k.2))
+            .collect();
+        for id in &ids {
+            if let Some(task) = self.tasks.remove(id) {
+                self.free_key(&task.msg);
+            }
+        }
+        u64::try_from(ids.len()).unwrap_or(u64::MAX)
+    }
+
     /// Makes expired claims of `queue` ready again, or dead if they were delivered too often.
     fn reclaim_expired(&mut self, queue: &QueueName, now: DateTime<Utc>) {
         loop {
@@ -356,6 +372,27 @@ mod tests {
         assert_eq!(attempts, [1, 2]);
         let (_, failure) = &queues.dead[&msg.id];
         assert_eq!(failure.kind, "DeliveryLimitExceeded");
+    }
+
+    #[test]
+    fn purging_drops_waiting_tasks_and_frees_their_dedup_keys_but_keeps_running_ones() {
+        let (q, now) = (unique_queue("purge"), Utc::now());
+        let mut queues = Queues::new(10);
+        let running = task_message(&q);
+        queues.enqueue(running.clone(), now);
+        queues.fetch(std::slice::from_ref(&q), 1, Duration::from_secs(30), now);
+        let mut keyed = task_message(&q);
+        keyed.dedup_key = Some("k".into());
+        let mut later = task_message(&q);
+        later.eta = Some(now + TimeDelta::hours(1));
+        queues.enqueue(keyed.clone(), now);
+        queues.enqueue(later, now);
+        assert_eq!(queues.purge(&q), 2);
+        let s = queues.stats(&q);
+        assert_eq!((s.ready, s.delayed, s.in_flight), (0, 0, 1));
+        let mut again = task_message(&q);
+        again.dedup_key = Some("k".into());
+        assert_eq!(queues.enqueue(again.clone(), now), EnqueueOutcome::Queued(again.id));
     }
 
     #[test]

@@ -145,6 +145,23 @@ impl Broker for RedisBroker {
     }
 
     #[tracing::instrument(level = "debug", skip(self), err)]
+    async fn purge(&self, queue: &QueueName) -> Result<u64, BrokerError> {
+        // In batches, so one script never blocks Redis for long on a huge queue.
+        const BATCH: u64 = 1000;
+        let k = self.keys(queue);
+        let mut removed = 0;
+        loop {
+            let mut cmd = self.scripts().purge.call(&[&k.msg, &k.ready, &k.delayed, &k.claim, &k.dedup, &k.dedup_of]);
+            cmd.arg(BATCH);
+            let n: u64 = self.redis().query(&cmd).await?;
+            removed += n;
+            if n < BATCH {
+                return Ok(removed);
+            }
+        }
+    }
+
+    #[tracing::instrument(level = "debug", skip(self), err)]
     async fn ping(&self) -> Result<(), BrokerError> {
         let _: String = self.redis().query(&redis::cmd("PING")).await?;
         Ok(())
