@@ -7,7 +7,7 @@ use goodrobot_domain::task::{TaskId, TaskRecord, TaskState};
 use goodrobot_ports::{TaskEvent, services::AppError};
 
 use crate::{
-    model::{TaskDetailView, TaskLink, TimelineEntry},
+    model::{StateDto, TaskDetailView, TaskLink, TimelineEntry},
     problem::ApiResult,
     read::overview::recent_events,
     state::MonitorState,
@@ -32,9 +32,11 @@ pub fn timeline(record: &TaskRecord, events: &[TaskEvent]) -> Vec<TimelineEntry>
             wait_s: e.wait_s,
         })
         .collect();
+    // The runtime writes "received and started" in one step: one entry for both then.
+    let received = record.received_at.filter(|r| Some(*r) != record.started_at);
     let from_record: [(TaskState, Option<DateTime<Utc>>); 4] = [
         (TaskState::Pending, Some(record.created_at)),
-        (TaskState::Received, record.received_at),
+        (TaskState::Received, received),
         (TaskState::Started, record.started_at),
         (record.state, record.finished_at),
     ];
@@ -52,7 +54,9 @@ pub fn timeline(record: &TaskRecord, events: &[TaskEvent]) -> Vec<TimelineEntry>
             });
         }
     }
-    out.sort_by_key(|t| t.at);
+    // Simultaneous entries in the order of a task's life.
+    let rank = |s: StateDto| TaskState::ALL.iter().position(|x| *x == TaskState::from(s)).unwrap_or(0);
+    out.sort_by_key(|t| (t.at, rank(t.state)));
     out
 }
 
@@ -145,14 +149,11 @@ mod tests {
     }
 
     #[test]
-    fn without_events_the_record_timestamps_make_the_timeline() {
+    fn without_events_the_record_timestamps_make_the_timeline_with_one_entry_for_received_and_started() {
         let mut r = record();
         r.apply(&StateUpdate::new(TaskState::Started, "2030-01-01T00:00:01Z".parse().unwrap()));
         r.apply(&StateUpdate::new(TaskState::Revoked, "2030-01-01T00:00:02Z".parse().unwrap()));
-        assert_eq!(
-            states(&timeline(&r, &[])),
-            [TaskState::Pending, TaskState::Received, TaskState::Started, TaskState::Revoked]
-        );
+        assert_eq!(states(&timeline(&r, &[])), [TaskState::Pending, TaskState::Started, TaskState::Revoked]);
     }
 
     #[test]
