@@ -297,7 +297,26 @@ async fn every_state_change_is_an_event_and_the_worker_heartbeats_until_it_stops
     assert!(h.deps.workers.list().await.unwrap().is_empty(), "deregistered at its orderly exit");
 }
 
+async fn a_revoked_queued_task_never_runs(mut h: Harness) {
+    let calls = Arc::new(AtomicU32::new(0));
+    let c = calls.clone();
+    let id = h.tasks.submit(&noop(json!("doomed"))).await.unwrap().task_id;
+    let r = h.tasks.revoke(id).await.unwrap();
+    assert_state(&r, TaskState::Revoked);
+    h.start(Some(registry_with(move |_| {
+        c.fetch_add(1, Ordering::SeqCst);
+        async { Ok(json!(null)) }
+    })));
+    // A task queued after it runs, so the worker has been past the revoked one.
+    let after = h.tasks.submit(&noop(json!("after"))).await.unwrap().task_id;
+    h.finished(after).await;
+    assert_state(&h.tasks.get(id).await.unwrap(), TaskState::Revoked);
+    assert_eq!(calls.load(Ordering::SeqCst), 1, "only the task queued after it ran");
+    h.stop().await;
+}
+
 on_both_brokers!(
+    a_revoked_queued_task_never_runs,
     a_task_runs_once_and_its_result_and_timeline_are_recorded,
     a_retryable_error_is_retried_until_success,
     exhausted_retries_end_in_failure_and_the_dead_letter_list_from_which_it_replays,
