@@ -1,7 +1,7 @@
 //! The contracts of the key-value ports with a TTL: temporary user state ([`StateStore`]) and
 //! sessions ([`SessionStore`]).
 //!
-//! ```ignore
+//! ```text
 //! goodrobot_testkit::state_store_contract_tests!(async { StateStoreFixture { store, clock } });
 //! goodrobot_testkit::session_store_contract_tests!(async { Arc::new(sessions) as Arc<dyn SessionStore> });
 //! ```

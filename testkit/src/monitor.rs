@@ -1,7 +1,7 @@
 //! The contracts of the monitor ports: worker heartbeats ([`WorkerRegistry`]) and the bounded
 //! task event log ([`EventLog`]).
 //!
-//! ```ignore
+//! ```text
 //! goodrobot_testkit::worker_registry_contract_tests!(async { WorkerRegistryFixture { registry, clock } });
 //! goodrobot_testkit::event_log_contract_tests!(async { EventLogFixture { log, capacity: 20 } });
 //! ```
