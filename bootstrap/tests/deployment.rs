@@ -65,6 +65,16 @@ fn compose_has_every_service_and_app_commands_are_real_binaries() {
 }
 
 #[test]
+fn the_api_listening_off_loopback_is_given_keys() {
+    let c = compose();
+    let env = &service(&c, "api")["environment"];
+    assert_eq!(env["API_ADDR"].as_str(), Some("0.0.0.0:8000"));
+    assert!(env["API_KEYS"].as_str().is_some_and(|v| v.contains("API_KEYS")), "API_KEYS must come from .env");
+    let example = std::fs::read_to_string(root().join(".env.example")).unwrap();
+    assert!(example.lines().any(|l| l.starts_with("API_KEYS=")), ".env.example shows API_KEYS");
+}
+
+#[test]
 fn redis_keeps_an_append_only_file_and_never_evicts() {
     let c = compose();
     let cmd = command(service(&c, "redis")).join(" ");
