@@ -99,7 +99,7 @@
     var wb = document.querySelector("#workers tbody");
     if (wb) {
       replaceRows(wb, o.workers.map(function (w) {
-        return el("tr", { "data-worker": w.id }, [
+        return el("tr", { "data-worker": w.id, "data-processed": w.processed }, [
           td([el("a", { href: "/tasks?worker=" + encodeURIComponent(w.id) }, [w.id])]),
           td([w.host]), td([w.pid]), td([secs(w.uptime_secs)]), td([w.concurrency]),
           td([w.running]), td([w.processed]), td([w.failed]), td([timeEl(w.last_heartbeat)])

@@ -4,13 +4,9 @@
 mod common;
 
 use common::TestMonitor;
-use goodrobot_domain::task::{QueueName, TaskId};
 use goodrobot_ports::services::TaskOptions;
-use goodrobot_worker::{Worker, WorkerConfig, WorkerDeps};
 use prometheus_parse::{Sample, Scrape, Value};
 use serde_json::json;
-use std::time::Duration;
-use tokio_util::sync::CancellationToken;
 
 fn parse(text: &str) -> Scrape {
     Scrape::parse(text.lines().map(|l| Ok(l.to_owned()))).expect("the text format parses")
@@ -34,34 +30,10 @@ fn gauge(s: &Scrape, metric: &str, labels: &[(&str, &str)]) -> f64 {
     }
 }
 
-/// Runs 3 `diag.noop` and one failing `send_notification` (unknown user) on a real worker,
-/// waits for each to finish, then stops the worker (which flushes its events).
-async fn run_flow(m: &TestMonitor) {
-    let shutdown = CancellationToken::new();
-    let config = WorkerConfig {
-        concurrency: 2,
-        queues: vec![QueueName::default_queue()],
-        worker_id: Some("metrics-worker".into()),
-        ..WorkerConfig::default()
-    };
-    let worker = tokio::spawn(Worker::new(config, WorkerDeps::from_infra(&m.infra)).run(shutdown.clone()));
-    let mut ids: Vec<TaskId> = Vec::new();
-    for i in 0..3 {
-        ids.push(m.noop(i).await);
-    }
-    ids.push(m.submit("send_notification", json!({"user_id": 999_999, "message": "hi"}), TaskOptions::default()).await);
-    for id in &ids {
-        let r = m.infra.results.wait(*id, Duration::from_secs(30)).await.unwrap().unwrap();
-        assert!(r.state.is_terminal(), "{id}: {:?}", r.state);
-    }
-    shutdown.cancel();
-    worker.await.unwrap().unwrap();
-}
-
 #[tokio::test]
 async fn task_counters_match_the_tasks_run() {
     let m = TestMonitor::new();
-    run_flow(&m).await;
+    m.run_flow().await;
     let text = m.get_anon("/metrics").await.text;
     let s = parse(&text);
     assert_eq!(counter(&s, "goodrobot_tasks_total", &[("name", "diag.noop"), ("state", "SUCCESS")]), 3.0, "{text}");
@@ -73,7 +45,7 @@ async fn task_counters_match_the_tasks_run() {
 #[tokio::test]
 async fn the_runtime_histogram_counts_every_finished_task() {
     let m = TestMonitor::new();
-    run_flow(&m).await;
+    m.run_flow().await;
     let s = parse(&m.get_anon("/metrics").await.text);
     assert_eq!(observations(&s, "goodrobot_task_runtime_seconds", "diag.noop"), 3.0);
 }
@@ -92,7 +64,7 @@ fn observations(s: &Scrape, metric: &str, name: &str) -> f64 {
 #[tokio::test]
 async fn the_wait_histogram_has_one_observation_per_start() {
     let m = TestMonitor::new();
-    run_flow(&m).await;
+    m.run_flow().await;
     let s = parse(&m.get_anon("/metrics").await.text);
     assert_eq!(observations(&s, "goodrobot_task_wait_seconds", "diag.noop"), 3.0);
 }
@@ -111,7 +83,7 @@ async fn queue_depths_are_gauges_per_queue_and_kind() {
 #[tokio::test]
 async fn a_dead_lettered_task_shows_in_the_dead_gauge() {
     let m = TestMonitor::new();
-    run_flow(&m).await;
+    m.run_flow().await;
     let s = parse(&m.get_anon("/metrics").await.text);
     assert_eq!(gauge(&s, "goodrobot_queue_depth", &[("queue", "default"), ("kind", "dead")]), 1.0);
 }

@@ -57,7 +57,7 @@ fn content(o: &OverviewView, flash: Option<&str>) -> Markup {
                 tbody {
                     @if o.workers.is_empty() { tr.empty { td colspan="9" { "No worker has sent a heartbeat recently." } } }
                     @for w in &o.workers {
-                        tr data-worker=(w.id) {
+                        tr data-worker=(w.id) data-processed=(w.processed) {
                             td { a href={ "/tasks?worker=" (percent_encode(&w.id)) } { (w.id) } }
                             td { (w.host) } td { (w.pid) } td { (secs(Some(w.uptime_secs as f64))) }
                             td { (w.concurrency) } td { (w.running) } td { (w.processed) } td { (w.failed) }

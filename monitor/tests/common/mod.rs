@@ -2,6 +2,8 @@
 //! session, and helpers that put tasks, events and heartbeats where the monitor reads them.
 #![allow(dead_code)]
 
+pub mod real;
+
 use argon2::{
     Algorithm, Argon2, Params, Version,
     password_hash::{PasswordHasher, phc},
@@ -278,6 +280,43 @@ impl TestMonitor {
             last_heartbeat: now,
         };
         self.infra.workers.heartbeat(&info, Duration::from_secs(6)).await.unwrap();
+    }
+}
+
+/// The tasks of [`TestMonitor::run_flow`].
+#[derive(Debug, Clone)]
+pub struct Flow {
+    pub noops: Vec<TaskId>,
+    pub failing: TaskId,
+}
+
+impl TestMonitor {
+    /// Runs 3 `diag.noop` and one `send_notification` to an unknown user (it fails for good)
+    /// on a real in-process worker, waits for each to finish, then stops the worker (which
+    /// flushes its events and deregisters).
+    pub async fn run_flow(&self) -> Flow {
+        let shutdown = tokio_util::sync::CancellationToken::new();
+        let config = goodrobot_worker::WorkerConfig {
+            concurrency: 2,
+            queues: vec![goodrobot_domain::task::QueueName::default_queue()],
+            ..goodrobot_worker::WorkerConfig::default()
+        };
+        let deps = goodrobot_worker::WorkerDeps::from_infra(&self.infra);
+        let worker = tokio::spawn(goodrobot_worker::Worker::new(config, deps).run(shutdown.clone()));
+        let mut noops = Vec::new();
+        for i in 0..3 {
+            noops.push(self.noop(i).await);
+        }
+        let failing = self
+            .submit("send_notification", json!({"user_id": 999_999, "message": "hi"}), TaskOptions::default())
+            .await;
+        for id in noops.iter().chain([&failing]) {
+            let r = self.infra.results.wait(*id, Duration::from_secs(30)).await.unwrap().unwrap();
+            assert!(r.state.is_terminal(), "{id}: {:?}", r.state);
+        }
+        shutdown.cancel();
+        worker.await.unwrap().unwrap();
+        Flow { noops, failing }
     }
 }
 
