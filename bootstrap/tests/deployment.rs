@@ -16,7 +16,7 @@ fn compose() -> Yaml {
 /// Binaries the workspace builds (`[[bin]] name = …` and `src/bin/*.rs`).
 fn workspace_bins() -> BTreeSet<String> {
     let mut bins = BTreeSet::new();
-    for krate in ["api", "worker", "migrations", "bench"] {
+    for krate in ["api", "worker", "migrations", "bench", "monitor"] {
         let dir = root().join(krate);
         let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap_or_default();
         let mut in_bin = false;
@@ -53,12 +53,18 @@ fn command(s: &Yaml) -> Vec<String> {
 fn compose_has_every_service_and_app_commands_are_real_binaries() {
     let c = compose();
     let bins = workspace_bins();
-    for (name, bin) in [("api", "goodrobot-api"), ("worker", "goodrobot-worker"), ("migrate", "goodrobot-migrate")] {
+    for (name, bin) in [
+        ("api", "goodrobot-api"),
+        ("worker", "goodrobot-worker"),
+        ("migrate", "goodrobot-migrate"),
+        ("monitor", "goodrobot-monitor"),
+    ] {
         let cmd = command(service(&c, name));
         assert_eq!(cmd.first().map(String::as_str), Some(bin), "{name}: {cmd:?}");
         assert!(bins.contains(bin), "{bin} is not built by the workspace ({bins:?})");
     }
     assert_eq!(command(service(&c, "migrate")).get(1).map(String::as_str), Some("run"));
+    assert_eq!(command(service(&c, "monitor")).get(1).map(String::as_str), Some("serve"));
     for name in ["redis", "postgres"] {
         assert!(!service(&c, name)["healthcheck"].is_badvalue(), "{name} has no healthcheck");
     }
@@ -72,6 +78,28 @@ fn the_api_listening_off_loopback_is_given_keys() {
     assert!(env["API_KEYS"].as_str().is_some_and(|v| v.contains("API_KEYS")), "API_KEYS must come from .env");
     let example = std::fs::read_to_string(root().join(".env.example")).unwrap();
     assert!(example.lines().any(|l| l.starts_with("API_KEYS=")), ".env.example shows API_KEYS");
+}
+
+#[test]
+fn the_monitor_reads_redis_only_and_is_published_on_loopback_port_5555() {
+    let c = compose();
+    let m = service(&c, "monitor");
+    let env = &m["environment"];
+    assert_eq!(env["MONITOR_ADDR"].as_str(), Some("0.0.0.0:5555"));
+    assert_eq!(env["DATABASE_URL"].as_str(), Some(""), "the monitor needs no database");
+    assert_eq!(m["depends_on"]["redis"]["condition"].as_str(), Some("service_healthy"));
+    let ports: Vec<&str> = m["ports"].as_vec().unwrap().iter().filter_map(Yaml::as_str).collect();
+    assert_eq!(ports, ["127.0.0.1:5555:5555"]);
+}
+
+#[test]
+fn the_monitor_is_given_the_admins_password_hash() {
+    let c = compose();
+    let env = &service(&c, "monitor")["environment"];
+    let hash = env["MONITOR_ADMIN_PASSWORD_HASH"].as_str().unwrap_or_default();
+    assert!(hash.contains("${MONITOR_ADMIN_PASSWORD_HASH:?"), "the hash must come from .env: {hash}");
+    let example = std::fs::read_to_string(root().join(".env.example")).unwrap();
+    assert!(example.lines().any(|l| l.starts_with("MONITOR_ADMIN_PASSWORD_HASH='$argon2id$")), ".env.example");
 }
 
 #[test]
@@ -96,7 +124,7 @@ fn app_services_wait_for_healthy_dependencies_and_migrations() {
 #[test]
 fn the_image_ships_the_binaries_compose_runs_and_runs_as_non_root() {
     let dockerfile = std::fs::read_to_string(root().join("Dockerfile")).unwrap();
-    for bin in ["goodrobot-api", "goodrobot-worker", "goodrobot-migrate"] {
+    for bin in ["goodrobot-api", "goodrobot-worker", "goodrobot-migrate", "goodrobot-monitor"] {
         assert!(dockerfile.contains(&format!("--bin {bin}")), "{bin} not built in the Dockerfile");
     }
     assert!(dockerfile.contains("\nUSER goodrobot"), "the runtime stage must not run as root");
