@@ -78,10 +78,8 @@ impl QueueKeys {
 /// The keys of one task's result.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct TaskKeys {
-    /// HASH field → JSON of that field of the record.
+    /// HASH field → JSON of that field of the record (a null field is absent).
     pub rec: String,
-    /// LIST of child ids, in the order they were added.
-    pub children: String,
     /// LIST holding one token while the record is terminal (what `wait` blocks on).
     pub done: String,
 }
@@ -89,7 +87,7 @@ pub(crate) struct TaskKeys {
 impl TaskKeys {
     pub(crate) fn new(pool: &impl KeyName, id: TaskId) -> Self {
         let tag = format!("{{t:{id}}}");
-        Self { rec: pool.key(&[&tag, "rec"]), children: pool.key(&[&tag, "children"]), done: pool.key(&[&tag, "done"]) }
+        Self { rec: pool.key(&[&tag, "rec"]), done: pool.key(&[&tag, "done"]) }
     }
 }
 
@@ -180,7 +178,7 @@ mod tests {
         let p = pool("test-keys");
         let id = TaskId::generate();
         let keys = TaskKeys::new(&p, id);
-        for k in [&keys.rec, &keys.children, &keys.done] {
+        for k in [&keys.rec, &keys.done] {
             assert_eq!(hash_tag(k), format!("t:{id}"), "{k}");
         }
     }

@@ -21,7 +21,6 @@ pub(crate) struct BrokerScripts {
     pub replay: Lua,
     pub revoke_drop: Lua,
     pub revoke_mark: Lua,
-    pub revoked: Lua,
     pub purge: Lua,
 }
 
@@ -38,7 +37,6 @@ impl BrokerScripts {
             replay: with_prelude(include_str!("scripts/replay.lua")),
             revoke_drop: with_prelude(include_str!("scripts/revoke_drop.lua")),
             revoke_mark: with_prelude(include_str!("scripts/revoke_mark.lua")),
-            revoked: with_prelude(include_str!("scripts/revoked.lua")),
             purge: with_prelude(include_str!("scripts/purge.lua")),
         }
     }
@@ -55,7 +53,6 @@ impl BrokerScripts {
             &self.replay,
             &self.revoke_drop,
             &self.revoke_mark,
-            &self.revoked,
             &self.purge,
         ]
         .into_iter()

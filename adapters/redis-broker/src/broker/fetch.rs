@@ -23,6 +23,18 @@ struct Round {
     deliveries: Vec<Delivery>,
     /// How long until something may become due there (`None`: nothing is scheduled).
     next: Option<Duration>,
+    /// Redis's clock (ms) when the round ran.
+    now: i64,
+    /// Whether any revocation is stored at all (read in the same round trip).
+    revocations: bool,
+}
+
+/// What a fetch round over the queues gave.
+struct Rounds {
+    deliveries: Vec<Delivery>,
+    next: Option<Duration>,
+    now: i64,
+    revocations: bool,
 }
 
 impl RedisBroker {
@@ -33,9 +45,11 @@ impl RedisBroker {
         let deadline =
             Instant::now().checked_add(req.wait).unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400));
         loop {
-            let (mut got, next) = self.fetch_once(req).await?;
+            let Rounds { deliveries: mut got, next, now: redis_now, revocations } = self.fetch_once(req).await?;
             if !got.is_empty() {
-                self.fill_revocations(&mut got).await?;
+                if revocations {
+                    self.fill_revocations(&mut got, redis_now).await?;
+                }
                 return Ok(got);
             }
             let now = Instant::now();
@@ -60,22 +74,23 @@ impl RedisBroker {
 
     /// One round over the queues in order until `max` tasks are claimed; also the earliest
     /// time something may change if nothing was claimed.
-    async fn fetch_once(&self, req: &FetchRequest) -> Result<(Vec<Delivery>, Option<Duration>), BrokerError> {
-        let mut got = Vec::new();
-        let mut next: Option<Duration> = None;
+    async fn fetch_once(&self, req: &FetchRequest) -> Result<Rounds, BrokerError> {
+        let mut out = Rounds { deliveries: Vec::new(), next: None, now: 0, revocations: false };
         for queue in &req.queues {
-            let want = req.max.saturating_sub(got.len());
+            let want = req.max.saturating_sub(out.deliveries.len());
             if want == 0 {
                 break;
             }
             let round = self.claim(queue, want.min(MAX_CLAIM), req.lease).await?;
-            got.extend(round.deliveries);
-            next = match (next, round.next) {
+            out.deliveries.extend(round.deliveries);
+            out.next = match (out.next, round.next) {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
             };
+            out.now = out.now.max(round.now);
+            out.revocations |= round.revocations;
         }
-        Ok((got, next))
+        Ok(out)
     }
 
     async fn claim(&self, queue: &QueueName, max: usize, lease: Duration) -> Result<Round, BrokerError> {
@@ -93,7 +108,9 @@ impl RedisBroker {
             &k.wake,
         ]);
         cmd.arg(max).arg(ms(lease)).arg(self.inner.cfg.max_deliveries).arg(self.inner.cfg.batch.max(1));
-        let reply: Value = self.redis().query(&cmd).await?;
+        let mut pipe = redis::pipe();
+        pipe.add_command(cmd).cmd("EXISTS").arg(&self.inner.revocations.reasons);
+        let (reply, revocations): (Value, bool) = self.redis().pipeline(&pipe).await?;
         let items = array(&reply, "fetch")?;
         let [now, next, buried, claimed @ ..] = items else {
             return Err(Failure::Internal(format!("unexpected fetch reply: {reply:?}")).into());
@@ -124,13 +141,13 @@ impl RedisBroker {
                 }
             }
         }
-        Ok(Round { deliveries, next })
+        Ok(Round { deliveries, next, now, revocations })
     }
 
-    /// Fills `revoked` of every delivery with one call for all of them.
-    async fn fill_revocations(&self, got: &mut [Delivery]) -> Result<(), Failure> {
+    /// Fills `revoked` of every delivery with one round trip for all of them.
+    async fn fill_revocations(&self, got: &mut [Delivery], now: i64) -> Result<(), Failure> {
         let ids: Vec<_> = got.iter().map(|d| d.message.id).collect();
-        let reasons = self.revoked_reasons(&ids).await?;
+        let reasons = self.revoked_reasons(&ids, Some(now)).await?;
         if !reasons.is_empty() {
             for d in got.iter_mut() {
                 d.revoked = reasons.get(&d.message.id).cloned();

@@ -132,7 +132,7 @@ impl Broker for RedisBroker {
 
     #[tracing::instrument(level = "debug", skip(self), err)]
     async fn revoked(&self, id: TaskId) -> Result<Option<String>, BrokerError> {
-        Ok(self.revoked_reasons(&[id]).await?.remove(&id))
+        Ok(self.revoked_reasons(&[id], None).await?.remove(&id))
     }
 
     #[tracing::instrument(level = "debug", skip(self), err)]

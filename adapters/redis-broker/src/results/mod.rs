@@ -1,7 +1,7 @@
-//! The result backend on Redis: per task a hash of the record's fields (`{t:<id>}:rec`), its
-//! children list and a `done` latch list holding one token while the record is terminal.
-//! Writes are scripts that run `TaskRecord::apply`'s guard and set every key's TTL anew;
-//! `wait` blocks on the latch (`BLMOVE done done`, which leaves the token for other waiters).
+//! The result backend on Redis: per task a hash of the record's fields (`{t:<id>}:rec`) and
+//! a `done` latch list holding one token while the record is terminal. Writes are scripts
+//! that run `TaskRecord::apply`'s guard and set the TTL anew; `wait` blocks on the latch
+//! (`BLMOVE done done`, which leaves the token in place for other waiters).
 
 mod patch;
 
@@ -68,7 +68,7 @@ impl RedisResults {
     /// the record afterwards, `None` if there is none (and nothing to create it from).
     async fn apply(&self, id: TaskId, p: &Patch, create: Option<&TaskRecord>) -> Result<Option<TaskRecord>, Failure> {
         let k = self.keys(id);
-        let mut cmd = self.inner.scripts.apply.call(&[&k.rec, &k.children, &k.done]);
+        let mut cmd = self.inner.scripts.apply.call(&[&k.rec, &k.done]);
         cmd.arg(self.ttl_ms())
             .arg(&p.state)
             .arg(if p.terminal { "1" } else { "0" })
@@ -77,10 +77,11 @@ impl RedisResults {
         for (f, v) in &p.set {
             cmd.arg(*f).arg(v);
         }
-        cmd.arg(p.set_if_null.len());
-        for (f, v) in &p.set_if_null {
+        cmd.arg(p.set_if_absent.len());
+        for (f, v) in &p.set_if_absent {
             cmd.arg(*f).arg(v);
         }
+        cmd.arg(p.delete.len()).arg(&p.delete);
         match create {
             Some(rec) => {
                 let fields = fields(rec)?;
@@ -96,17 +97,19 @@ impl RedisResults {
         let reply: Value = self.inner.redis.query(&cmd).await?;
         match array(&reply, "result apply")? {
             [found] if int(found, "result apply")? == 0 => Ok(None),
-            [_, _applied, fields, children] => record(array(fields, "record")?, array(children, "children")?),
+            [_, _applied, fields] => record(array(fields, "record")?),
             _ => Err(Failure::Internal(format!("unexpected result apply reply: {reply:?}"))),
         }
     }
 
     async fn read(&self, id: TaskId) -> Result<Option<TaskRecord>, Failure> {
-        let k = self.keys(id);
-        let reply: Value = self.inner.redis.query(&self.inner.scripts.get.call(&[&k.rec, &k.children])).await?;
-        match array(&reply, "result get")? {
-            [fields, children] => record(array(fields, "record")?, array(children, "children")?),
-            _ => Err(Failure::Internal(format!("unexpected result get reply: {reply:?}"))),
+        let reply: Value = self.inner.redis.query(redis::cmd("HGETALL").arg(self.keys(id).rec)).await?;
+        match &reply {
+            Value::Map(pairs) => {
+                let flat: Vec<Value> = pairs.iter().flat_map(|(k, v)| [k.clone(), v.clone()]).collect();
+                record(&flat)
+            }
+            other => record(array(other, "record")?),
         }
     }
 }
@@ -117,13 +120,10 @@ impl ResultBackend for RedisResults {
     async fn create(&self, rec: &TaskRecord) -> Result<bool, ResultError> {
         let k = self.keys(rec.id);
         let fields = fields(rec)?;
-        let mut cmd = self.inner.scripts.create.call(&[&k.rec, &k.children, &k.done]);
-        cmd.arg(self.ttl_ms()).arg(if rec.state.is_terminal() { "1" } else { "0" }).arg(fields.len());
+        let mut cmd = self.inner.scripts.create.call(&[&k.rec, &k.done]);
+        cmd.arg(self.ttl_ms()).arg(if rec.state.is_terminal() { "1" } else { "0" });
         for (f, v) in &fields {
             cmd.arg(f).arg(v);
-        }
-        for c in &rec.children {
-            cmd.arg(c.to_string());
         }
         Ok(self.inner.redis.query::<i64>(&cmd).await? == 1)
     }
@@ -152,14 +152,14 @@ impl ResultBackend for RedisResults {
     #[tracing::instrument(level = "debug", skip(self), err)]
     async fn delete(&self, id: TaskId) -> Result<(), ResultError> {
         let k = self.keys(id);
-        let _: i64 = self.inner.redis.query(redis::cmd("UNLINK").arg(&k.rec).arg(&k.children).arg(&k.done)).await?;
+        let _: i64 = self.inner.redis.query(redis::cmd("UNLINK").arg(&k.rec).arg(&k.done)).await?;
         Ok(())
     }
 
     #[tracing::instrument(level = "debug", skip(self), err)]
     async fn add_child(&self, parent: TaskId, child: TaskId) -> Result<(), ResultError> {
         let k = self.keys(parent);
-        let mut cmd = self.inner.scripts.add_child.call(&[&k.rec, &k.children, &k.done]);
+        let mut cmd = self.inner.scripts.add_child.call(&[&k.rec, &k.done]);
         cmd.arg(self.ttl_ms()).arg(child.to_string());
         let _: i64 = self.inner.redis.query(&cmd).await?;
         Ok(())
