@@ -16,7 +16,7 @@ async fn the_overview_shows_workers_and_queues() {
     let r = m.get(&s, "/").await;
     r.assert_status(200);
     assert!(r.content_type().starts_with("text/html"), "{}", r.content_type());
-    assert!(r.text.contains(r#"<tr data-worker="worker-on-page">"#), "{}", r.text);
+    assert!(r.text.contains(r#"<tr data-worker="worker-on-page" data-processed="4">"#), "{}", r.text);
     assert!(r.text.contains(r#"<tr data-queue="reports">"#), "{}", r.text);
     assert!(r.text.contains(r#"data-poll="/api/overview""#));
 }
