@@ -45,6 +45,7 @@ async fn a_task_due_in_300_ms_is_fetched_by_a_waiting_fetch_within_100_ms_after_
     let delivered = Utc::now();
     assert_eq!(got.iter().map(|d| d.message.id).collect::<Vec<_>>(), [msg.id]);
     let late = delivered - eta;
+    eprintln!("delivered {} µs after its eta", late.num_microseconds().unwrap_or(i64::MAX));
     assert!(late >= TimeDelta::zero(), "delivered {} ms before its eta", -late.num_milliseconds());
     assert!(late <= TimeDelta::milliseconds(100), "delivered {} ms after its eta", late.num_milliseconds());
 }
@@ -83,6 +84,7 @@ async fn an_idle_fetch_wakes_within_50_ms_of_an_enqueue() {
     producer.enqueue(std::slice::from_ref(&msg)).await.unwrap();
     let got = fetch.await.unwrap().unwrap();
     let took = enqueued.elapsed();
+    eprintln!("woke {took:?} after the enqueue");
     assert_eq!(got.iter().map(|d| d.message.id).collect::<Vec<_>>(), [msg.id]);
     assert!(took < Duration::from_millis(50), "woke {took:?} after the enqueue");
 }
@@ -98,6 +100,7 @@ async fn a_waiting_fetch_wakes_when_a_lease_expires_and_redelivers_the_task() {
     let first = broker.fetch(&request(&[&q], 1, lease, Duration::from_secs(5))).await.unwrap().remove(0);
     let again = broker.fetch(&request(&[&q], 1, LONG_LEASE, Duration::from_secs(5))).await.unwrap();
     let late = Utc::now() - first.lease_until;
+    eprintln!("reclaimed {} µs after the lease ran out", late.num_microseconds().unwrap_or(i64::MAX));
     assert_eq!(again.iter().map(|d| (d.message.id, d.attempt)).collect::<Vec<_>>(), [(msg.id, 2)]);
     assert!(late >= TimeDelta::zero(), "reclaimed {} ms before the lease ran out", -late.num_milliseconds());
     assert!(late <= TimeDelta::milliseconds(100), "reclaimed {} ms after the lease ran out", late.num_milliseconds());
