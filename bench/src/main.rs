@@ -58,7 +58,8 @@ impl Bench {
             bail!("goodrobot-bench needs REDIS_URL");
         }
         let tasks =
-            TaskService::new(infra.broker.clone(), infra.results.clone(), infra.clock.clone(), TaskPolicy::default());
+            TaskService::new(infra.broker.clone(), infra.results.clone(), infra.clock.clone(), TaskPolicy::default())
+                .with_events(infra.events.clone());
         Ok(Run { infra, tasks })
     }
 

@@ -59,7 +59,8 @@ impl std::fmt::Debug for MonitorState {
 impl MonitorState {
     pub fn new(deps: MonitorDeps, config: MonitorConfig) -> Self {
         let tasks =
-            TaskService::new(deps.broker.clone(), deps.results.clone(), deps.clock.clone(), TaskPolicy::default());
+            TaskService::new(deps.broker.clone(), deps.results.clone(), deps.clock.clone(), TaskPolicy::default())
+                .with_events(deps.events.clone());
         Self { deps, tasks, config: Arc::new(config), throttle: LoginThrottle::default() }
     }
 }

@@ -66,6 +66,30 @@ pub struct TaskEvent {
     pub error_kind: Option<String>,
 }
 
+impl TaskEvent {
+    /// The event of a record's current state.
+    pub fn of(r: &goodrobot_domain::task::TaskRecord) -> Self {
+        let runtime_s = if r.state.is_terminal() { r.runtime_secs() } else { None };
+        let wait_s = (r.state == TaskState::Started)
+            .then(|| {
+                let since = r.eta.unwrap_or(r.created_at).max(r.created_at);
+                r.started_at.map(|s| (s - since).num_microseconds().unwrap_or(0) as f64 / 1e6)
+            })
+            .flatten();
+        Self {
+            task_id: r.id,
+            name: r.name.clone(),
+            queue: r.queue.to_string(),
+            state: r.state,
+            at: r.updated_at,
+            worker: r.worker.clone(),
+            runtime_s,
+            wait_s,
+            error_kind: r.error.as_ref().map(|e| e.kind.clone()),
+        }
+    }
+}
+
 /// A bounded history of task events (a capped stream): survives monitor restarts.
 #[cfg_attr(any(test, feature = "mock"), mockall::automock)]
 #[async_trait]

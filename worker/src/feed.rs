@@ -1,7 +1,7 @@
 //! What a worker tells the monitor: a heartbeat every few seconds and an event per task
 //! state change, batched so the hot path never waits for the monitor's store.
 
-use goodrobot_domain::task::{TaskRecord, TaskState};
+use goodrobot_domain::task::TaskRecord;
 use goodrobot_ports::{EventLog, TaskEvent, WorkerInfo, WorkerRegistry};
 use std::{
     sync::{
@@ -55,24 +55,7 @@ impl EventFeed {
 
     /// Queues the event of a record's new state (dropped, and counted, if the buffer is full).
     pub(crate) fn emit(&self, r: &TaskRecord) {
-        let runtime_s = if r.state.is_terminal() { r.runtime_secs() } else { None };
-        let wait_s = (r.state == TaskState::Started)
-            .then(|| {
-                let since = r.eta.unwrap_or(r.created_at).max(r.created_at);
-                r.started_at.map(|s| (s - since).num_microseconds().unwrap_or(0) as f64 / 1e6)
-            })
-            .flatten();
-        let ev = TaskEvent {
-            task_id: r.id,
-            name: r.name.clone(),
-            queue: r.queue.to_string(),
-            state: r.state,
-            at: r.updated_at,
-            worker: r.worker.clone(),
-            runtime_s,
-            wait_s,
-            error_kind: r.error.as_ref().map(|e| e.kind.clone()),
-        };
+        let ev = TaskEvent::of(r);
         if self.tx.try_send(ev).is_err() && self.dropped.fetch_add(1, Ordering::Relaxed).is_multiple_of(1000) {
             tracing::warn!("task event buffer full; events dropped");
         }

@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 use std::{sync::Arc, time::Duration};
 
 use super::AppError;
-use crate::{Broker, BrokerError, Clock, EnqueueOutcome, ResultBackend};
+use crate::{Broker, BrokerError, Clock, EnqueueOutcome, EventLog, ResultBackend, TaskEvent};
 
 /// When a task stops being worth running.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -135,6 +135,7 @@ pub struct TaskService {
     results: Arc<dyn ResultBackend>,
     clock: Arc<dyn Clock>,
     policy: TaskPolicy,
+    events: Option<Arc<dyn EventLog>>,
 }
 
 impl std::fmt::Debug for TaskService {
@@ -157,7 +158,27 @@ impl TaskService {
         clock: Arc<dyn Clock>,
         policy: TaskPolicy,
     ) -> Self {
-        Self { broker, results, clock, policy }
+        Self { broker, results, clock, policy, events: None }
+    }
+
+    /// Also records producer-side events (PENDING on send and replay, REVOKED on revoke) in
+    /// the monitor's event log, so a task shows there before any worker has touched it.
+    #[must_use]
+    pub fn with_events(mut self, events: Arc<dyn EventLog>) -> Self {
+        self.events = Some(events);
+        self
+    }
+
+    /// Best effort: the monitor's history must never fail a producer.
+    async fn note(&self, records: &[TaskRecord]) {
+        if let Some(log) = &self.events
+            && !records.is_empty()
+        {
+            let events: Vec<TaskEvent> = records.iter().map(TaskEvent::of).collect();
+            if let Err(e) = log.append(&events).await {
+                tracing::warn!(error = %e, "task events not recorded");
+            }
+        }
     }
 
     pub fn policy(&self) -> TaskPolicy {
@@ -263,7 +284,13 @@ impl TaskService {
             }
             (_, None) => Some(RetryPolicy::default()),
         };
-        self.send(msg, policy, req.options.task_id.is_some()).await
+        let caller_chose_id = req.options.task_id.is_some();
+        if self.events.is_none() {
+            return self.send(msg, policy, caller_chose_id).await;
+        }
+        let out = self.send(msg.clone(), policy, caller_chose_id).await?;
+        self.note_queued(&[&msg], std::slice::from_ref(&out)).await;
+        Ok(out)
     }
 
     /// Queues a typed task (what handlers and services use for follow-up tasks).
@@ -306,7 +333,9 @@ impl TaskService {
             self.results.add_child(parent, msg.id).await?;
         }
         let duplicate = matches!(outcome.first(), Some(EnqueueOutcome::Duplicate(_)));
-        Ok(Submitted { task_id: msg.id, eta: msg.eta, duplicate })
+        let out = Submitted { task_id: msg.id, eta: msg.eta, duplicate };
+        self.note_queued(&[&msg], std::slice::from_ref(&out)).await;
+        Ok(out)
     }
 
     /// Enqueues, retrying per `policy` while the broker is unavailable.
@@ -387,6 +416,21 @@ impl TaskService {
         Ok(Submitted { task_id: msg.id, eta: msg.eta, duplicate: false })
     }
 
+    /// Records the PENDING event of each task that was really queued.
+    async fn note_queued(&self, msgs: &[&TaskMessage], out: &[Submitted]) {
+        if self.events.is_none() {
+            return;
+        }
+        let now = self.clock.now();
+        let records: Vec<TaskRecord> = msgs
+            .iter()
+            .zip(out)
+            .filter(|(m, s)| !s.duplicate && s.task_id == m.id)
+            .map(|(m, _)| TaskRecord::pending(m, now))
+            .collect();
+        self.note(&records).await;
+    }
+
     /// Queues many tasks at once: one broker call for all of them, their PENDING records
     /// written concurrently (pipelined by the adapters). Ids are always generated here.
     ///
@@ -425,6 +469,7 @@ impl TaskService {
         for (m, o) in msgs.iter().zip(outcomes) {
             out.push(self.settle(m, Ok(o)).await?);
         }
+        self.note_queued(&msgs.iter().collect::<Vec<_>>(), &out).await;
         Ok(out)
     }
 
@@ -464,7 +509,9 @@ impl TaskService {
         self.broker.revoke(id, "revoked", self.policy.revoke_ttl).await?;
         let mut u = StateUpdate::new(TaskState::Revoked, self.clock.now());
         u.error = Some(TaskFailure::new("Revoked", "revoked by request"));
-        Ok(self.results.update(id, &u).await?.unwrap_or(rec))
+        let rec = self.results.update(id, &u).await?.unwrap_or(rec);
+        self.note(std::slice::from_ref(&rec)).await;
+        Ok(rec)
     }
 
     /// Takes a dead-lettered task and queues it again.
@@ -475,7 +522,9 @@ impl TaskService {
     pub async fn replay(&self, id: TaskId) -> Result<TaskRecord, AppError> {
         let msg = self.broker.replay(id).await?;
         let u = StateUpdate::new(TaskState::Pending, self.clock.now());
-        Ok(self.results.record(&msg, &u).await?)
+        let rec = self.results.record(&msg, &u).await?;
+        self.note(std::slice::from_ref(&rec)).await;
+        Ok(rec)
     }
 
     /// Waits without polling until the task finishes or `timeout` passes.
