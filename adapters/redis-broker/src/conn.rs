@@ -190,10 +190,13 @@ impl Redis {
 
     /// Runs a blocking command built by `make` from its server timeout in seconds, on a
     /// connection of its own, until it answers or `until` comes (then `Value::Nil`).
-    /// Dropping the returned future unblocks the connection before it goes back to the pool.
+    /// Dropping the returned future unblocks the connection before it goes back to the pool;
+    /// an answer that came when nobody was waiting for it any more is handed to `unused`
+    /// (which may return a command that puts it back, e.g. a popped wake token).
     pub(crate) async fn block(
         self: &Arc<Self>,
         make: impl FnOnce(f64) -> Cmd,
+        unused: fn(&Value) -> Option<Pipeline>,
         until: Instant,
     ) -> Result<Value, Failure> {
         let now = Instant::now();
@@ -204,13 +207,14 @@ impl Redis {
         let server_timeout = (until - now) + SERVER_SLACK;
         let cmd = make(server_timeout.as_secs_f64());
         let (tx, rx) = oneshot::channel();
-        tokio::spawn(self.clone().run_blocking(cmd, until, server_timeout, tx));
+        tokio::spawn(self.clone().run_blocking(cmd, unused, until, server_timeout, tx));
         rx.await.unwrap_or_else(|_| Err(Failure::Internal("blocking wait ended without an answer".into())))
     }
 
     async fn run_blocking(
         self: Arc<Self>,
         cmd: Cmd,
+        unused: fn(&Value) -> Option<Pipeline>,
         until: Instant,
         server_timeout: Duration,
         mut tx: oneshot::Sender<Result<Value, Failure>>,
@@ -243,7 +247,12 @@ impl Redis {
             None => self.unblock(id, reply.as_mut()).await,
         };
         drop(checkout);
-        let _ = tx.send(result.map_err(|e| Failure::of(&e)));
+        if let Err(Ok(answer)) = tx.send(result.map_err(|e| Failure::of(&e)))
+            && let Some(put_back) = unused(&answer)
+            && let Err(e) = self.pipeline::<Value>(&put_back).await
+        {
+            tracing::warn!(error = ?e, "could not put back what a dropped wait received");
+        }
     }
 
     /// Ends the blocking command of client `id` and returns its answer.

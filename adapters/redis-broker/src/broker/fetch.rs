@@ -15,6 +15,8 @@ use crate::{
     conn::Failure,
 };
 
+/// How long a wake token lives (as `prelude.lua` sets it).
+const WAKE_TTL_MS: i64 = 60_000;
 /// At most this many tasks are claimed by one script call.
 const MAX_CLAIM: usize = 1000;
 
@@ -35,6 +37,17 @@ struct Rounds {
     next: Option<Duration>,
     now: i64,
     revocations: bool,
+}
+
+/// A wake token popped for a fetch that was dropped meanwhile goes back to its list, so that
+/// another waiting fetch gets it.
+fn give_back_token(answer: &Value) -> Option<redis::Pipeline> {
+    let Value::Array(pair) = answer else { return None };
+    let [key, token] = pair.as_slice() else { return None };
+    let key = bytes(key, "wake key").ok()?;
+    let mut pipe = redis::pipe();
+    pipe.lpush(key, bytes(token, "wake token").ok()?).pexpire(key, WAKE_TTL_MS);
+    Some(pipe)
 }
 
 impl RedisBroker {
@@ -66,6 +79,7 @@ impl RedisBroker {
                         cmd.arg(keys).arg(format!("{timeout:.3}"));
                         cmd
                     },
+                    give_back_token,
                     wake_at,
                 )
                 .await?;

@@ -187,6 +187,8 @@ impl ResultBackend for RedisResults {
                         cmd.arg(&done).arg(&done).arg("RIGHT").arg("LEFT").arg(format!("{t:.3}"));
                         cmd
                     },
+                    // BLMOVE of a list onto itself leaves the token where it was.
+                    |_| None,
                     deadline,
                 )
                 .await?;
