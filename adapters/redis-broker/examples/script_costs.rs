@@ -89,14 +89,14 @@ async fn main() {
         lease: Duration::from_secs(30),
         wait: Duration::ZERO,
     };
-    let mut got = cost!(c, "fetch 1 (+ revoked lookup)", {
+    let mut got = cost!(c, "fetch of 1", {
         let mut v = Vec::new();
         for _ in 0..N / 2 {
             v.extend(broker.fetch(&req(1)).await.unwrap());
         }
         v
     });
-    got.extend(cost!(c, "fetch 16 (+ revoked lookup)", {
+    got.extend(cost!(c, "fetch of 16", {
         let mut v = Vec::new();
         for _ in 0..N / 32 {
             v.extend(broker.fetch(&req(16)).await.unwrap());
