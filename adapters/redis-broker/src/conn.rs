@@ -171,8 +171,9 @@ impl Redis {
         })
     }
 
-    /// Runs a pipeline (retried once after loading the scripts if Redis lost them; the
-    /// commands of a pipeline that failed with NOSCRIPT did not run).
+    /// Runs a pipeline (retried once after loading the scripts if Redis lost them: its
+    /// scripts did not run then, and the other commands the adapters pipeline with scripts
+    /// are reads or idempotent adds).
     pub(crate) async fn pipeline<T: FromRedisValue>(&self, pipe: &Pipeline) -> Result<T, Failure> {
         let (mut conn, generation) = self.conn().await?;
         let mut result = pipe.query_async::<T>(&mut conn).await;
