@@ -130,7 +130,7 @@ async fn a_wait_times_out_close_to_its_timeout() {
     let started = Instant::now();
     results.wait(msg.id, Duration::from_millis(250)).await.unwrap();
     let took = started.elapsed();
-    assert!(took >= Duration::from_millis(250) && took < Duration::from_millis(300), "took {took:?}");
+    assert!(took >= Duration::from_millis(250) && took < Duration::from_millis(350), "took {took:?}");
 }
 
 #[tokio::test]
