@@ -288,6 +288,13 @@ impl TaskService {
         if self.events.is_none() {
             return self.send(msg, policy, caller_chose_id).await;
         }
+        if !caller_chose_id && msg.dedup_key.is_none() {
+            // The event cannot depend on the outcome (no dedup, a fresh id): send it in the
+            // same round trip as the record and the message.
+            let pending = TaskRecord::pending(&msg, self.clock.now());
+            let (out, ()) = tokio::join!(self.send(msg, policy, false), self.note(std::slice::from_ref(&pending)));
+            return out;
+        }
         let out = self.send(msg.clone(), policy, caller_chose_id).await?;
         self.note_queued(&[&msg], std::slice::from_ref(&out)).await;
         Ok(out)
