@@ -106,6 +106,7 @@ impl BidsApi {
         let options = TaskOptions { dedup_key: Some(format!("assign:{bid_id}")), ..TaskOptions::default() };
         let args = ProcessBidAssignmentArgs { bid_id, master_id };
         let sent = self.state.tasks.submit_typed::<ProcessBidAssignment>(&args, options).await?;
+        self.state.metrics.submitted_task::<ProcessBidAssignment>(&sent);
         Ok(AssignmentAccepted::Accepted(Json(AssignAccepted {
             status: "processing".to_owned(),
             task_id: sent.task_id.to_string(),

@@ -1,10 +1,12 @@
 //! GoodRobot's HTTP API: poem-openapi endpoints under `/api/v1`, Swagger UI at `/docs`, the
-//! OpenAPI document at `/openapi.json`, and every error as `application/problem+json`.
+//! OpenAPI document at `/openapi.json`, Prometheus metrics at `/metrics`, and every error as
+//! `application/problem+json`.
 //!
 //! [`app`] builds the endpoint (tests drive it in-process); [`serve`] runs it on a listener
 //! the caller bound until a shutdown token is cancelled.
 //!
-//! Around every request, outermost first: the request id and its span, panic catching, CORS,
+//! Around every request, outermost first: the request id and its span, the request metrics,
+//! panic catching, CORS,
 //! security headers, the body-size limit; around `/api/v1`: caller identification (API key),
 //! rate limiting, then the 401 gate; each operation then checks its roles ([`auth::Auth`]).
 
@@ -16,6 +18,7 @@ pub mod cors;
 pub mod dto;
 pub mod embedded;
 mod health;
+pub mod metrics;
 mod notifications;
 mod orders;
 pub mod params;
@@ -33,11 +36,11 @@ pub use config::{ApiConfig, ConfigError, ExposedWithoutKeys, check_exposure};
 pub use state::AppState;
 
 use poem::{
-    Endpoint, EndpointExt, IntoResponse, Response, Route, Server, http::StatusCode, listener::TcpAcceptor,
+    Endpoint, EndpointExt, IntoResponse, Response, Route, Server, get, http::StatusCode, listener::TcpAcceptor,
     middleware::CatchPanic,
 };
 use poem_openapi::{OpenApiService, Tags};
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 use tokio_util::sync::CancellationToken;
 
 /// The path every resource lives under.
@@ -84,7 +87,8 @@ fn api_service(state: &AppState) -> OpenApiService<impl poem_openapi::OpenApi, (
              of one of the roles its security requirements list: `viewer` (reads), `bot` (reads, and writes \
              for the user named by `X-Acting-User`, on what that user owns) or `admin` (everything). \
              Without a valid key: 401 `unauthorized`; with a key of another role: 403 `forbidden`; acting on \
-             what another user owns: 403 `not_owner`.",
+             what another user owns: 403 `not_owner`.\n\n\
+             Outside this document, `GET /metrics` (Prometheus text format) is open like the probes.",
         )
         .server(API_PREFIX)
 }
@@ -92,21 +96,31 @@ fn api_service(state: &AppState) -> OpenApiService<impl poem_openapi::OpenApi, (
 /// The whole HTTP application.
 pub fn app(state: AppState) -> impl Endpoint<Output = Response> + 'static {
     let api = api_service(&state);
+    let operations = Arc::new(metrics::operation_routes(&api.spec(), API_PREFIX));
     let docs = api.swagger_ui();
     let spec = api.spec_endpoint();
     let guarded = api
         .with(auth::RequireKey)
-        .with(rate_limit::RateLimit { limiter: state.rate_limiter.clone(), limits: state.rate_limits })
+        .with(rate_limit::RateLimit {
+            limiter: state.rate_limiter.clone(),
+            limits: state.rate_limits,
+            metrics: state.metrics.clone(),
+        })
         .with(auth::Authenticate { keys: state.keys.clone() });
     let routes = Route::new()
         .nest(API_PREFIX, guarded)
         .nest("/docs", docs)
         .at("/openapi.json", spec)
+        .at("/metrics", get(metrics::Scrape(state.metrics.clone())))
         .catch_all_error(problem::render_error)
         .with(body::BodyLimit)
         .with(security_headers::SecurityHeaders);
     let cors = state.cors.clone();
-    routes.with_if(cors.is_enabled(), cors).with(CatchPanic::new().with_handler(on_panic)).with(request_id::RequestId)
+    routes
+        .with_if(cors.is_enabled(), cors)
+        .with(CatchPanic::new().with_handler(on_panic))
+        .with(metrics::HttpMetrics { metrics: state.metrics.clone(), routes: operations })
+        .with(request_id::RequestId)
 }
 
 /// A handler that panicked: logged, and an opaque 500 like any other internal error.

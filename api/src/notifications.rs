@@ -37,6 +37,7 @@ impl NotificationsApi {
         let (args, options) = body.0.into_args()?;
         self.state.users.get(user_id).await?;
         let sent = self.state.tasks.submit_typed::<SendNotification>(&args, options).await?;
+        self.state.metrics.submitted_task::<SendNotification>(&sent);
         Ok(NotificationQueued::Accepted(Json(sent.into())))
     }
 }

@@ -299,7 +299,15 @@ impl ApiResponse for Problem {
 
 /// The body of every error, whatever raised it: the catch-all error handler of the app.
 pub async fn render_error(err: poem::Error) -> Response {
-    Problem::from_poem(&err).into_response()
+    let mut resp = Problem::from_poem(&err).into_response();
+    // The matched route and operation outlive the error, for the request metrics.
+    if let Some(pattern) = err.data::<poem::PathPattern>() {
+        resp.set_data(pattern.clone());
+    }
+    if let Some(operation) = err.data::<poem_openapi::OperationId>() {
+        resp.set_data(*operation);
+    }
+    resp
 }
 
 /// The result of a handler.

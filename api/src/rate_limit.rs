@@ -1,7 +1,8 @@
 //! Rate limiting of `/api/v1`: per client (its API key's id when it has a valid one, else the
 //! address, so guessing keys is limited too),
 //! writes stricter than reads, decided atomically by the rate-limiter port (Redis GCRA in
-//! production). A refusal is 429 problem+json with `Retry-After` and `RateLimit-*` headers.
+//! production). A refusal is 429 problem+json with `Retry-After` and `RateLimit-*` headers,
+//! counted in `goodrobot_rate_limit_refusals_total`.
 
 use goodrobot_ports::{RateDecision, RateLimiter};
 use poem::{
@@ -13,6 +14,7 @@ use std::{sync::Arc, time::Duration};
 
 use crate::{
     auth::{Caller, is_probe},
+    metrics::ApiMetrics,
     problem::Problem,
 };
 
@@ -37,6 +39,8 @@ impl Default for RateLimits {
 pub struct RateLimit {
     pub limiter: Arc<dyn RateLimiter>,
     pub limits: RateLimits,
+    /// Where refusals are counted.
+    pub metrics: ApiMetrics,
 }
 
 impl std::fmt::Debug for RateLimit {
@@ -103,6 +107,7 @@ impl<E: Endpoint> Endpoint for RateLimitEndpoint<E> {
             Err(e) => {
                 // The configured fail policy said "refuse": the client did nothing wrong.
                 tracing::warn!(error = %e, "rate limiter unavailable; refusing");
+                self.cfg.metrics.refused(write, true);
                 return Ok(Problem::new(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "unavailable",
@@ -112,6 +117,7 @@ impl<E: Endpoint> Endpoint for RateLimitEndpoint<E> {
             }
         };
         if !decision.allowed {
+            self.cfg.metrics.refused(write, false);
             let retry = decision.reset_after.as_secs_f64().ceil().max(1.0) as u64;
             let mut resp = Problem::new(
                 StatusCode::TOO_MANY_REQUESTS,

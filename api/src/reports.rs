@@ -34,6 +34,7 @@ impl ReportsApi {
     async fn create(&self, _auth: Auth<Admins>, body: JsonBody<CreateReport>) -> ApiResult<ReportQueued> {
         let args = body.0.into_args()?;
         let sent = self.state.tasks.submit_typed::<GenerateAnalyticsReport>(&args, TaskOptions::default()).await?;
+        self.state.metrics.submitted_task::<GenerateAnalyticsReport>(&sent);
         Ok(ReportQueued::Accepted(Json(sent.into())))
     }
 }

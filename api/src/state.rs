@@ -7,7 +7,7 @@ use goodrobot_ports::{
     services::{BidService, OrderService, TaskService, UserService, UserStateService},
 };
 
-use crate::{ApiConfig, auth::ApiKeys, cors::CorsPolicy, rate_limit::RateLimits};
+use crate::{ApiConfig, auth::ApiKeys, cors::CorsPolicy, metrics::ApiMetrics, rate_limit::RateLimits};
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
@@ -32,6 +32,8 @@ pub struct AppState {
     pub embedded: bool,
     /// Cancelled when the server shuts down: long waits (`?wait=`) return early.
     pub shutdown: CancellationToken,
+    /// What `/metrics` reports (the user service counts its cache lookups into it).
+    pub metrics: ApiMetrics,
 }
 
 impl std::fmt::Debug for AppState {
@@ -54,8 +56,9 @@ impl AppState {
 
     /// Wires the use cases over the adapters of `infra`, configured by `config`.
     pub fn configured(infra: &Infra, config: &ApiConfig) -> Self {
+        let metrics = ApiMetrics::new();
         Self {
-            users: UserService::new(infra.users.clone(), infra.cache.clone()),
+            users: UserService::new(infra.users.clone(), infra.cache.clone()).with_stats(metrics.user_cache()),
             orders: OrderService::new(infra.users.clone(), infra.orders.clone(), infra.clock.clone()),
             bids: BidService::new(infra.users.clone(), infra.orders.clone(), infra.bids.clone(), infra.clock.clone()),
             tasks: TaskService::new(
@@ -72,6 +75,7 @@ impl AppState {
             health: infra.health.clone(),
             embedded: infra.tasks == Backend::Memory,
             shutdown: CancellationToken::new(),
+            metrics,
         }
     }
 }

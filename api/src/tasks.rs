@@ -56,6 +56,7 @@ impl TasksApi {
     async fn submit(&self, _auth: Auth<Admins>, body: JsonBody<SubmitTask>) -> ApiResult<TaskQueued> {
         let req = body.0.into_request()?;
         let sent = self.state.tasks.submit(&req).await?;
+        self.state.metrics.submitted(&req.name, &sent);
         Ok(TaskQueued::Accepted(Json(sent.into())))
     }
 

@@ -78,6 +78,11 @@ async fn every_log_line_of_a_request_carries_its_id() {
         .with_max_level(tracing::Level::DEBUG)
         .with_writer(move || writer.clone())
         .finish();
+    // With a single scoped subscriber (and no global one), tracing caches the interest of a
+    // call site another test's thread meets first from that thread's (empty) default: the
+    // request's own log lines could stay disabled. A second live dispatcher makes every
+    // thread ask all of them, this subscriber included.
+    let _second = tracing::Dispatch::new(tracing::subscriber::NoSubscriber::default());
     let _guard = tracing::subscriber::set_default(subscriber);
 
     let mut infra = Infra::memory();

@@ -28,6 +28,9 @@ pub struct Settings {
     pub worker_concurrency: usize,
     /// `WORKER_QUEUES` (comma-separated, default `default`).
     pub worker_queues: Vec<String>,
+    /// `WORKER_METRICS_ADDR` (default `127.0.0.1:9100`; port 0: any free port): where
+    /// `goodrobot-worker` serves `/metrics`.
+    pub worker_metrics_addr: SocketAddr,
     /// `TASK_LEASE_SECS` (default 30).
     pub task_lease: Duration,
     /// `SHUTDOWN_TIMEOUT_SECS` (default 30).
@@ -78,6 +81,7 @@ impl std::fmt::Debug for Settings {
             .field("api_addr", &self.api_addr)
             .field("worker_concurrency", &self.worker_concurrency)
             .field("worker_queues", &self.worker_queues)
+            .field("worker_metrics_addr", &self.worker_metrics_addr)
             .field("task_lease", &self.task_lease)
             .field("shutdown_timeout", &self.shutdown_timeout)
             .field("result_ttl", &self.result_ttl)
@@ -145,6 +149,11 @@ impl Settings {
             api_addr: parse("API_ADDR", get("API_ADDR"), SocketAddr::from(([127, 0, 0, 1], 8000)))?,
             worker_concurrency,
             worker_queues,
+            worker_metrics_addr: parse(
+                "WORKER_METRICS_ADDR",
+                get("WORKER_METRICS_ADDR"),
+                SocketAddr::from(([127, 0, 0, 1], 9100)),
+            )?,
             task_lease: secs("TASK_LEASE_SECS", 30)?,
             shutdown_timeout: secs("SHUTDOWN_TIMEOUT_SECS", 30)?,
             result_ttl: secs("RESULT_TTL_SECS", 86_400)?,
@@ -181,6 +190,7 @@ mod tests {
         assert!(s.database_url.is_none() && s.redis_url.is_none());
         assert_eq!(s.api_addr.to_string(), "127.0.0.1:8000");
         assert_eq!(s.worker_queues, vec!["default".to_owned()]);
+        assert_eq!(s.worker_metrics_addr.to_string(), "127.0.0.1:9100");
     }
 
     #[test]

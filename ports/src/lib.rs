@@ -5,6 +5,7 @@
 
 pub mod broker;
 pub mod cache;
+pub mod cache_stats;
 pub mod clock;
 pub mod health;
 pub mod monitor;
@@ -18,6 +19,7 @@ pub mod state;
 
 pub use broker::{Broker, BrokerError, Delivery, EnqueueOutcome, FetchRequest, LeaseToken, QueueStats};
 pub use cache::{Cache, CacheError, CacheExt};
+pub use cache_stats::CacheStats;
 pub use clock::{Clock, SystemClock};
 pub use health::HealthCheck;
 pub use monitor::{EventLog, MonitorError, TaskEvent, WorkerInfo, WorkerRegistry};

@@ -11,6 +11,8 @@ mod context;
 mod error;
 mod feed;
 pub mod handlers;
+pub mod metrics;
+mod metrics_server;
 mod registry;
 mod runtime;
 
@@ -19,6 +21,8 @@ pub use config::{WorkerConfig, WorkerDeps, host_name, unique_worker_id};
 pub use context::{CHECKPOINT_TTL, TaskContext, checkpoint_key};
 pub use error::TaskError;
 pub use feed::HEARTBEAT_EVERY;
+pub use metrics::WorkerMetrics;
+pub use metrics_server::{metrics_endpoint, serve_metrics};
 pub use registry::{ErasedHandler, Registry, TaskHandler};
 pub use runtime::WorkerCounters;
 
@@ -37,6 +41,7 @@ pub struct Worker {
     registry: Registry,
     id: Arc<str>,
     counters: Arc<WorkerCounters>,
+    instruments: Arc<metrics::Instruments>,
 }
 
 /// Why a worker could not run.
@@ -56,7 +61,7 @@ impl Worker {
     /// A worker running the handlers of `registry`.
     pub fn with_registry(config: WorkerConfig, deps: WorkerDeps, registry: Registry) -> Self {
         let id: Arc<str> = config.worker_id.clone().unwrap_or_else(unique_worker_id).into();
-        Self { config, deps, registry, id, counters: Arc::default() }
+        Self { config, deps, registry, id, counters: Arc::default(), instruments: Arc::default() }
     }
 
     /// This worker's unique id (host, pid and a random part).
@@ -67,6 +72,11 @@ impl Worker {
     /// Live counters of this worker's outcomes.
     pub fn counters(&self) -> Arc<WorkerCounters> {
         self.counters.clone()
+    }
+
+    /// This worker's metrics (for [`serve_metrics`]): they keep counting while it runs.
+    pub fn metrics(&self) -> WorkerMetrics {
+        WorkerMetrics::new(self.instruments.clone(), self.deps.broker.clone(), self.config.queues.clone())
     }
 
     /// Runs until `shutdown` is cancelled; then stops fetching, lets running tasks finish
@@ -117,6 +127,7 @@ impl Worker {
             self.id,
             tasks,
             self.counters,
+            self.instruments,
             events,
         ));
         let beat_rt = rt.clone();

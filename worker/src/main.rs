@@ -1,8 +1,9 @@
-//! `goodrobot-worker`: runs the task runtime against the configured broker.
+//! `goodrobot-worker`: runs the task runtime against the configured broker, and serves its
+//! Prometheus metrics on `WORKER_METRICS_ADDR` (`GET /metrics`).
 
 use anyhow::Context;
 use goodrobot_bootstrap::{Backend, Infra, Settings, init_telemetry};
-use goodrobot_worker::{Worker, WorkerConfig, WorkerDeps};
+use goodrobot_worker::{Worker, WorkerConfig, WorkerDeps, serve_metrics};
 use tokio_util::sync::CancellationToken;
 
 #[tokio::main]
@@ -22,10 +23,24 @@ async fn main() -> anyhow::Result<()> {
     let config = WorkerConfig::from_settings(&settings).context("WORKER_QUEUES")?;
     let deps = WorkerDeps::from_infra(&infra);
     let worker = Worker::new(config, deps);
-    tracing::info!(worker = worker.id(), "starting");
+    let listener = tokio::net::TcpListener::bind(settings.worker_metrics_addr)
+        .await
+        .with_context(|| format!("WORKER_METRICS_ADDR: listening on {}", settings.worker_metrics_addr))?;
+    // Port 0 picks a free port (several workers on one host): the log says which.
+    let metrics_addr = listener.local_addr().context("WORKER_METRICS_ADDR")?;
+    tracing::info!(worker = worker.id(), metrics = %metrics_addr, "starting; metrics at /metrics");
     let shutdown = CancellationToken::new();
     tokio::spawn(signals(shutdown.clone()));
-    worker.run(shutdown).await?;
+    let metrics = tokio::spawn(serve_metrics(listener, worker.metrics(), shutdown.clone()));
+    let ran = worker.run(shutdown.clone()).await;
+    // Whatever ended the worker, the metrics listener stops too.
+    shutdown.cancel();
+    match metrics.await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::warn!(error = %e, "the metrics listener failed"),
+        Err(e) => tracing::warn!(error = %e, "the metrics listener panicked"),
+    }
+    ran?;
     Ok(())
 }
 

@@ -66,6 +66,11 @@ impl Registry {
         self.handlers.get(name).cloned()
     }
 
+    /// The registered name equal to `name`, if any (a bounded label value for metrics).
+    pub fn name_of(&self, name: &str) -> Option<&'static str> {
+        self.handlers.get_key_value(name).map(|(k, _)| *k)
+    }
+
     pub fn names(&self) -> Vec<&'static str> {
         let mut v: Vec<_> = self.handlers.keys().copied().collect();
         v.sort_unstable();

@@ -15,7 +15,11 @@ use std::{
 use tokio::{sync::Semaphore, task::JoinSet, time::Instant};
 use tokio_util::sync::CancellationToken;
 
-use crate::{Backoff, Registry, TaskContext, TaskError, WorkerConfig, WorkerDeps, feed::EventFeed};
+use crate::{
+    Backoff, Registry, TaskContext, TaskError, WorkerConfig, WorkerDeps,
+    feed::EventFeed,
+    metrics::{Instruments, UNREGISTERED},
+};
 
 /// Counts since start (for heartbeats and metrics).
 #[derive(Debug, Default)]
@@ -40,6 +44,7 @@ pub(crate) struct Runtime {
     pub(crate) tasks: TaskService,
     pub(crate) backoff: Backoff,
     pub(crate) counters: Arc<WorkerCounters>,
+    metrics: Arc<Instruments>,
     running: Mutex<HashMap<TaskId, Running>>,
     events: EventFeed,
 }
@@ -54,6 +59,8 @@ enum Ended {
 }
 
 impl Runtime {
+    // Called once, by `Worker::run`, with each part it owns: a struct would only rename them.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         config: WorkerConfig,
         deps: WorkerDeps,
@@ -61,6 +68,7 @@ impl Runtime {
         id: Arc<str>,
         tasks: TaskService,
         counters: Arc<WorkerCounters>,
+        metrics: Arc<Instruments>,
         events: EventFeed,
     ) -> Self {
         Self {
@@ -71,6 +79,7 @@ impl Runtime {
             tasks,
             backoff: Backoff::default(),
             counters,
+            metrics,
             running: Mutex::new(HashMap::new()),
             events,
         }
@@ -183,6 +192,7 @@ impl Runtime {
                         if !ok {
                             tracing::warn!(task_id = %token.task_id, "lease lost; dropping the task (another worker owns it now)");
                             self.counters.lost_leases.fetch_add(1, Ordering::Relaxed);
+                            self.metrics.lease_lost();
                             lost.cancel();
                         }
                     }
@@ -190,6 +200,11 @@ impl Runtime {
                 Err(e) => tracing::warn!(error = %e, "lease renewal failed; will try again"),
             }
         }
+    }
+
+    /// A task's name as a metrics label: registered names only.
+    fn label(&self, name: &str) -> &'static str {
+        self.registry.name_of(name).unwrap_or(UNREGISTERED)
     }
 
     fn update(&self, state: TaskState, d: &Delivery) -> StateUpdate {
@@ -222,19 +237,27 @@ impl Runtime {
             u.error = Some(failure.clone());
             return self.finish(&d, u, Finish::DeadLetter(failure)).await;
         };
+        let label = self.label(&msg.name);
         // From here the lease is renewed while the task waits or runs.
         let lost = CancellationToken::new();
         self.running
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert(msg.id, Running { token: d.token.clone(), lost: lost.clone() });
-        let forget = || self.running.lock().unwrap_or_else(|p| p.into_inner()).remove(&msg.id);
+        self.metrics.slot(true);
+        let forget = || {
+            self.metrics.slot(false);
+            self.running.lock().unwrap_or_else(|p| p.into_inner()).remove(&msg.id)
+        };
         if !self.wait_for_rate_limit(&d, &abort).await {
             forget();
             return;
         }
         match self.deps.results.record(msg, &self.update(TaskState::Started, &d)).await {
-            Ok(r) => self.events.emit(&r),
+            Ok(r) => {
+                self.metrics.started(label, &r);
+                self.events.emit(&r);
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "cannot record STARTED; handing the task back");
                 forget();
@@ -271,6 +294,9 @@ impl Runtime {
             () = abort.cancelled() => Ended::Shutdown,
         };
         forget();
+        if !matches!(ended, Ended::LeaseLost | Ended::Shutdown) {
+            self.metrics.ran(label, started.elapsed().as_secs_f64());
+        }
         let finished = matches!(ended, Ended::Finished(Ok(_)) | Ended::Finished(Err(TaskError::Permanent { .. })));
         if finished
             && ctx.used_checkpoint()
@@ -374,6 +400,9 @@ impl Runtime {
                 return;
             }
         }
+        let label = self.label(&d.message.name);
+        self.metrics.finished(label, state);
+        let (retry, dead_letter) = (matches!(how, Finish::Retry(..)), matches!(how, Finish::DeadLetter(_)));
         let settled = match how {
             Finish::Ack => self.deps.broker.ack(&d.token).await,
             Finish::Retry(next, at) => self.deps.broker.retry(&d.token, &next, at).await,
@@ -387,8 +416,11 @@ impl Runtime {
         };
         counter.fetch_add(1, Ordering::Relaxed);
         match settled {
+            Ok(()) if retry => self.metrics.retried(label),
+            Ok(()) if dead_letter => self.metrics.dead_lettered(label),
             Ok(()) => {}
             Err(BrokerError::LeaseLost(id)) => {
+                self.metrics.lease_lost();
                 tracing::warn!(task_id = %id, "lease was lost before the outcome was settled; a newer delivery owns the task");
             }
             Err(e) => tracing::error!(error = %e, "cannot settle the task with the broker; it will be redelivered"),

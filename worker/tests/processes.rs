@@ -58,6 +58,8 @@ impl Space {
             .env("WORKER_CONCURRENCY", concurrency.to_string())
             .env("SHUTDOWN_TIMEOUT_SECS", "30")
             .env("RUST_LOG", "warn")
+            // Several workers on this host: each its own free port.
+            .env("WORKER_METRICS_ADDR", "127.0.0.1:0")
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()

@@ -4,7 +4,7 @@ use goodrobot_domain::{NewUser, Page, PageRequest, User, UserId, UserPatch, Vali
 use std::{sync::Arc, time::Duration};
 
 use super::AppError;
-use crate::{Cache, CacheExt, UserRepository};
+use crate::{Cache, CacheExt, CacheStats, UserRepository};
 
 /// How long a user stays in the cache (the old service cached for an hour).
 pub const USER_CACHE_TTL: Duration = Duration::from_secs(3600);
@@ -14,6 +14,7 @@ pub const USER_CACHE_TTL: Duration = Duration::from_secs(3600);
 pub struct UserService {
     users: Arc<dyn UserRepository>,
     cache: Arc<dyn Cache>,
+    stats: Arc<CacheStats>,
 }
 
 impl std::fmt::Debug for UserService {
@@ -29,7 +30,13 @@ pub fn user_cache_key(id: UserId) -> String {
 
 impl UserService {
     pub fn new(users: Arc<dyn UserRepository>, cache: Arc<dyn Cache>) -> Self {
-        Self { users, cache }
+        Self { users, cache, stats: Arc::default() }
+    }
+
+    /// The same service, counting its cache lookups in `stats` (for metrics).
+    #[must_use]
+    pub fn with_stats(self, stats: Arc<CacheStats>) -> Self {
+        Self { stats, ..self }
     }
 
     /// # Errors
@@ -40,7 +47,8 @@ impl UserService {
     }
 
     /// Reads the cache first; on a miss (or a cache failure, which is logged) reads the
-    /// repository and fills the cache for an hour.
+    /// repository and fills the cache for an hour. Each lookup counts as a hit, a miss or an
+    /// error in the service's [`CacheStats`].
     ///
     /// # Errors
     /// `NotFound`.
@@ -48,9 +56,15 @@ impl UserService {
     pub async fn get(&self, id: UserId) -> Result<User, AppError> {
         let key = user_cache_key(id);
         match self.cache.get_cache::<User>(&key).await {
-            Ok(Some(u)) => return Ok(u),
-            Ok(None) => {}
-            Err(e) => tracing::warn!(error = %e, "cache read failed; reading the repository"),
+            Ok(Some(u)) => {
+                self.stats.hit();
+                return Ok(u);
+            }
+            Ok(None) => self.stats.miss(),
+            Err(e) => {
+                self.stats.error();
+                tracing::warn!(error = %e, "cache read failed; reading the repository");
+            }
         }
         let user = self.users.get(id).await?;
         if let Err(e) = self.cache.set_cache(&key, &user, Some(USER_CACHE_TTL)).await {
@@ -136,6 +150,39 @@ mod tests {
         repo.expect_get().times(1).returning(|_| Ok(user()));
         let svc = UserService::new(Arc::new(repo), Arc::new(cache));
         assert_eq!(svc.get(UserId(1)).await.unwrap(), user());
+    }
+
+    #[tokio::test]
+    async fn a_cached_user_counts_as_a_hit_and_an_uncached_one_as_a_miss() {
+        let mut cache = MockCache::new();
+        let json = serde_json::to_string(&user()).unwrap();
+        let mut cached = false;
+        cache.expect_get_key().returning(move |_| {
+            let v = cached.then(|| json.clone());
+            cached = true;
+            Ok(v)
+        });
+        cache.expect_set_key().returning(|_, _, _| Ok(()));
+        let mut repo = MockUserRepository::new();
+        repo.expect_get().times(1).returning(|_| Ok(user()));
+        let stats = Arc::new(CacheStats::default());
+        let svc = UserService::new(Arc::new(repo), Arc::new(cache)).with_stats(stats.clone());
+        svc.get(UserId(1)).await.unwrap();
+        svc.get(UserId(1)).await.unwrap();
+        assert_eq!((stats.hits(), stats.misses(), stats.errors()), (1, 1, 0));
+    }
+
+    #[tokio::test]
+    async fn a_failed_cache_read_counts_as_an_error_not_a_miss() {
+        let mut cache = MockCache::new();
+        cache.expect_get_key().returning(|_| Err(CacheError::Unavailable("down".into())));
+        cache.expect_set_key().returning(|_, _, _| Ok(()));
+        let mut repo = MockUserRepository::new();
+        repo.expect_get().returning(|_| Ok(user()));
+        let stats = Arc::new(CacheStats::default());
+        let svc = UserService::new(Arc::new(repo), Arc::new(cache)).with_stats(stats.clone());
+        svc.get(UserId(1)).await.unwrap();
+        assert_eq!((stats.hits(), stats.misses(), stats.errors()), (0, 0, 1));
     }
 
     #[tokio::test]
