@@ -66,7 +66,8 @@ impl AppState {
                 infra.results.clone(),
                 infra.clock.clone(),
                 config.task_policy,
-            ),
+            )
+            .with_events(infra.events.clone()),
             user_state: UserStateService::new(infra.users.clone(), infra.state.clone(), infra.clock.clone()),
             rate_limiter: infra.rate_limiter.clone(),
             rate_limits: config.rate_limits,

@@ -99,7 +99,8 @@ impl Worker {
             self.deps.results.clone(),
             self.deps.clock.clone(),
             TaskPolicy::default(),
-        );
+        )
+        .with_events(self.deps.events.clone());
         let feed_stop = CancellationToken::new();
         let (events, flusher) = feed::EventFeed::start(self.deps.events.clone(), feed_stop.clone());
         let info = WorkerInfo {

@@ -41,7 +41,12 @@ async fn a_task_runs_once_and_its_result_and_timeline_are_recorded(mut h: Harnes
     assert_eq!(r.result, Some(json!({"a": 1})));
     assert_eq!(r.worker.as_deref(), Some("test-worker"));
     assert!(r.received_at.is_some() && r.started_at.is_some() && r.finished_at.is_some());
-    assert_eq!(h.broker.stats(&r.queue).await.unwrap().in_flight, 0);
+    // Acked right after its outcome is recorded.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while h.broker.stats(&r.queue).await.unwrap().in_flight != 0 {
+        assert!(tokio::time::Instant::now() < deadline, "the task was not acked");
+        tokio::task::yield_now().await;
+    }
     h.stop().await;
 }
 
@@ -85,7 +90,12 @@ async fn exhausted_retries_end_in_failure_and_the_dead_letter_list_from_which_it
     assert_eq!(r.retries, 2);
     let err = r.error.unwrap();
     assert!(err.message.contains("boom 2") && err.message.contains("gave up after 2 retries"), "{err:?}");
-    assert_eq!(h.broker.stats(&r.queue).await.unwrap().dead, 1);
+    // The outcome is recorded before the delivery is settled: the dead letter follows it.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while h.broker.stats(&r.queue).await.unwrap().dead != 1 {
+        assert!(tokio::time::Instant::now() < deadline, "the failed task was not dead-lettered");
+        tokio::task::yield_now().await;
+    }
 
     h.tasks.replay(id).await.unwrap();
     let r = h.finished(id).await;

@@ -527,10 +527,36 @@ impl TaskService {
     /// `NotFound` if the task is not in the dead-letter list.
     #[tracing::instrument(skip(self), err)]
     pub async fn replay(&self, id: TaskId) -> Result<TaskRecord, AppError> {
-        let msg = self.broker.replay(id).await?;
-        let u = StateUpdate::new(TaskState::Pending, self.clock.now());
-        let rec = self.results.record(&msg, &u).await?;
-        self.note(std::slice::from_ref(&rec)).await;
+        // PENDING is written before the task is queued again, so that a fast worker's outcome
+        // of the new run can never be overwritten by it.
+        let now = self.clock.now();
+        let before = self.results.get(id).await?;
+        let pending = StateUpdate::new(TaskState::Pending, now);
+        if before.is_some() {
+            self.results.update(id, &pending).await?;
+        }
+        let msg = match self.broker.replay(id).await {
+            Ok(msg) => msg,
+            Err(e) => {
+                // Not dead-lettered (or the broker is down): the record goes back as it was.
+                if let Some(b) = &before {
+                    let mut restore = StateUpdate::new(b.state, self.clock.now());
+                    restore.result.clone_from(&b.result);
+                    restore.error.clone_from(&b.error);
+                    restore.retries = Some(b.retries);
+                    if let Err(re) = self.results.update(id, &restore).await {
+                        tracing::error!(error = %re, task_id = %id, "could not restore the record of a task not replayed");
+                    }
+                }
+                return Err(e.into());
+            }
+        };
+        if before.is_none() {
+            // The record had expired: a new one, never over a worker's newer write (NX).
+            self.results.create(&TaskRecord::pending(&msg, now)).await?;
+        }
+        let rec = self.results.get(id).await?.unwrap_or_else(|| TaskRecord::pending(&msg, now));
+        self.note(std::slice::from_ref(&TaskRecord::pending(&msg, now))).await;
         Ok(rec)
     }
 
