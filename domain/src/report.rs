@@ -168,9 +168,55 @@ impl ReportAccumulator {
     }
 }
 
+/// How far a report run has got: what `GET /api/v1/tasks/{id}` shows as its progress.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScanProgress {
+    /// Orders read so far (by this run and the runs it resumed).
+    pub scanned: u64,
+    /// Orders to read: counted when the run began (orders added since push it up).
+    pub total: u64,
+    /// `scanned` of `total`, 0 to 100; 100 only once the scan is done.
+    pub percent: u8,
+    /// Where this run picked up an earlier delivery's checkpoint, if it did.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub resumed_from: Option<u64>,
+}
+
+impl ScanProgress {
+    /// Progress part-way: below 100 percent however the counts compare.
+    pub fn running(scanned: u64, total: u64, resumed_from: Option<u64>) -> Self {
+        let total = total.max(scanned);
+        let percent = scanned.saturating_mul(100).checked_div(total).unwrap_or(0).min(99);
+        Self { scanned, total, percent: u8::try_from(percent).unwrap_or(99), resumed_from }
+    }
+
+    /// The scan is complete.
+    pub fn done(scanned: u64, resumed_from: Option<u64>) -> Self {
+        Self { scanned, total: scanned, percent: 100, resumed_from }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn progress_is_below_100_until_done_and_never_over_its_total() {
+        assert_eq!(ScanProgress::running(0, 0, None).percent, 0);
+        assert_eq!(ScanProgress::running(250, 1000, None).percent, 25);
+        assert_eq!(ScanProgress::running(999, 1000, None).percent, 99);
+        let over = ScanProgress::running(1200, 1000, Some(100));
+        assert_eq!((over.total, over.percent, over.resumed_from), (1200, 99, Some(100)));
+        assert_eq!(ScanProgress::done(1200, None).percent, 100);
+    }
+
+    #[test]
+    fn progress_serializes_with_percent_and_resume_point() {
+        let v = serde_json::to_value(ScanProgress::running(300, 1200, Some(200))).unwrap();
+        assert_eq!(v, serde_json::json!({"scanned": 300, "total": 1200, "percent": 25, "resumed_from": 200}));
+        let v = serde_json::to_value(ScanProgress::done(5, None)).unwrap();
+        assert_eq!(v, serde_json::json!({"scanned": 5, "total": 5, "percent": 100}));
+    }
     use crate::{Address, BidId, Description, Note, OrderId, OrderStatus, Price, UserId};
 
     fn order(id: i64, cat: &str, status: OrderStatus) -> Order {

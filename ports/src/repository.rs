@@ -57,6 +57,8 @@ pub trait OrderRepository: Send + Sync {
     async fn get(&self, id: OrderId) -> Result<Order, RepoError>;
     /// Orders matching `filter`, in id order.
     async fn list(&self, filter: OrderFilter, page: PageRequest) -> Result<Page<Order>, RepoError>;
+    /// How many orders match `filter` now (a long scan's denominator for its progress).
+    async fn count(&self, filter: OrderFilter) -> Result<u64, RepoError>;
     /// Applies a status change atomically.
     ///
     /// # Errors

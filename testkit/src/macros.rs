@@ -44,6 +44,7 @@ macro_rules! repository_contract_tests {
                 order_create_for_a_missing_client_is_not_found_user,
                 order_get_of_a_missing_id_is_not_found,
                 order_list_pages_through_matching_orders_in_id_order,
+                order_count_is_the_number_of_matching_orders,
                 order_legal_transition_changes_the_status,
                 order_illegal_transition_is_refused_and_changes_nothing,
                 order_transition_of_a_missing_id_is_not_found,

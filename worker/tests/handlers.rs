@@ -106,6 +106,7 @@ async fn a_report_counts_orders_and_bids(mut h: Harness) {
     assert_eq!(rep["orders_total"], 3);
     assert_eq!(rep["orders_by_status"]["new"], 3);
     assert_eq!(rep["prices"]["average"], 300.0);
+    assert_eq!(r.progress, Some(json!({"scanned": 3, "total": 3, "percent": 100})));
     h.stop().await;
 }
 

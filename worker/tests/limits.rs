@@ -82,6 +82,8 @@ async fn a_redelivered_report_resumes_from_its_checkpoint_and_drops_it_at_the_en
     let r = h.finished(id).await;
     assert_state(&r, TaskState::Success);
     assert_eq!(r.result.unwrap()["orders_total"], 1000, "resumed, not started over");
+    // Its progress says where it resumed; the checkpoint (of an older worker) had no total.
+    assert_eq!(r.progress, Some(json!({"scanned": 1000, "total": 1000, "percent": 100, "resumed_from": 1000})));
     assert_eq!(h.deps.cache.get_key(&checkpoint_key(id)).await.unwrap(), None);
     h.stop().await;
 }

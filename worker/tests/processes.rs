@@ -244,3 +244,96 @@ async fn the_send_notification_rate_limit_holds_across_two_worker_processes() {
     // limited on its own, two would take ~0.5 s).
     assert!(span >= 1500, "90 starts within {span} ms: the limit did not hold across processes");
 }
+
+/// Orders (and a bid on every tenth) in the test's database, for a report to read.
+async fn seed_orders(s: &Space, n: usize) -> (u64, u64) {
+    use futures::{StreamExt, TryStreamExt};
+    use goodrobot_domain::{
+        Address, Category, Description, NewBid, NewOrder, NewUser, Note, PersonName, Price, Role, TgId,
+    };
+    let person = |tg: i64, role| NewUser {
+        tg_id: TgId::new(tg).unwrap(),
+        role,
+        name: PersonName::new("Seed").unwrap(),
+        phone: None,
+    };
+    let client = s.infra.users.create(person(1, Role::Client)).await.unwrap();
+    let master = s.infra.users.create(person(2, Role::Master)).await.unwrap();
+    let now = chrono::Utc::now();
+    let bids: Vec<bool> = futures::stream::iter(0..n)
+        .map(|i| async move {
+            let order = NewOrder {
+                client_id: client.id,
+                category: Category::new("plumbing").unwrap(),
+                address: Address::new("Main st 1").unwrap(),
+                description: Description::new("leak").unwrap(),
+                when_at: now + chrono::Duration::days(1),
+            };
+            let order = s.infra.orders.create(order, now).await?;
+            if i % 10 == 0 {
+                let bid = NewBid {
+                    order_id: order.id,
+                    master_id: master.id,
+                    price: Price::new(100).unwrap(),
+                    note: Note::new("").unwrap(),
+                };
+                s.infra.bids.create(bid, now).await?;
+            }
+            Ok::<_, goodrobot_ports::RepoError>(i % 10 == 0)
+        })
+        .buffer_unordered(16)
+        .try_collect()
+        .await
+        .unwrap();
+    (n as u64, bids.iter().filter(|b| **b).count() as u64)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_report_whose_worker_is_killed_resumes_from_its_checkpoint_in_another_worker() {
+    let db = goodrobot_migrations::test_database::TestDatabase::migrated().await;
+    let mut s = Space::with_database(Some(db.url().to_owned())).await;
+    let (orders, bids) = seed_orders(&s, 5000).await;
+    let req = TaskRequest {
+        name: "generate_analytics_report".into(),
+        kwargs: json!({"report_type": "summary"}).as_object().cloned().unwrap(),
+        ..Default::default()
+    };
+    let id = s.tasks.submit(&req).await.unwrap().task_id;
+    let victim = s.spawn_worker(2, 1);
+
+    // Kill the first worker once it has reported (so checkpointed) two pages of the fifty.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let seen = loop {
+        let r = s.infra.results.get(id).await.unwrap();
+        let scanned = r.as_ref().and_then(|r| r.progress.as_ref()).and_then(|p| p["scanned"].as_u64());
+        if let Some(n) = scanned.filter(|n| *n >= 200) {
+            break n;
+        }
+        assert!(r.as_ref().is_none_or(|r| !r.state.is_terminal()), "the report finished before the kill: {r:#?}");
+        assert!(Instant::now() < deadline, "the report made no progress: {r:#?}");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    };
+    s.signal(victim, "KILL");
+    s.wait_exit(victim, Duration::from_secs(5));
+    let before = s.infra.results.get(id).await.unwrap().unwrap();
+    assert!(!before.state.is_terminal(), "the report finished before the kill: {before:#?}");
+    let progress = before.progress.clone().unwrap();
+    assert_eq!(progress["total"], orders, "{progress}");
+    assert!(progress["percent"].as_u64().unwrap() < 100, "{progress}");
+
+    // Another worker takes the task once the dead one's lease runs out.
+    s.spawn_worker(2, 1);
+    let r = s.finished(id).await;
+    assert_eq!((r.state, r.attempts), (TaskState::Success, 2), "{r:#?}");
+    let report = r.result.clone().unwrap();
+    // Every order counted once: the resumed run neither skipped nor re-read a page.
+    assert_eq!(report["orders_total"], orders, "{report}");
+    assert_eq!(report["prices"]["bids"], bids, "{report}");
+    let progress = r.progress.clone().unwrap();
+    let resumed_from = progress["resumed_from"].as_u64().expect("the second run resumed");
+    assert!(resumed_from >= seen && resumed_from < orders, "resumed from {resumed_from}, {seen} seen before the kill");
+    assert_eq!((progress["scanned"].as_u64(), progress["percent"].as_u64()), (Some(orders), Some(100)), "{progress}");
+    // The checkpoint is dropped once the report is done.
+    let key = goodrobot_worker::checkpoint_key(id);
+    assert_eq!(s.infra.cache.get_key(&key).await.unwrap(), None);
+}

@@ -20,7 +20,15 @@ type OrderListQuery = orders::BoxedQuery<'static, Pg, SqlTypeOf<AsSelect<OrderRo
 /// The query behind `OrderRepository::list`: the orders matching `filter` after the page's
 /// cursor, in id order, one more than the page holds.
 pub(crate) fn order_list_query(filter: &OrderFilter, page: PageRequest) -> OrderListQuery {
-    let mut q = orders::table.select(OrderRow::as_select()).into_boxed();
+    let mut q = filtered(orders::table.select(OrderRow::as_select()).into_boxed(), filter);
+    if let Some(after) = page.after() {
+        q = q.filter(orders::id.gt(after));
+    }
+    q.order(orders::id.asc()).limit(i64::from(page.limit()) + 1)
+}
+
+/// `filter`'s conditions on a boxed query over `orders` (the list and the count share them).
+fn filtered<'a, ST>(mut q: orders::BoxedQuery<'a, Pg, ST>, filter: &OrderFilter) -> orders::BoxedQuery<'a, Pg, ST> {
     if let Some(status) = filter.status {
         q = q.filter(orders::status.eq(status.as_str()));
     }
@@ -30,10 +38,7 @@ pub(crate) fn order_list_query(filter: &OrderFilter, page: PageRequest) -> Order
     if let Some(client) = filter.client_id {
         q = q.filter(orders::client_id.eq(client.0));
     }
-    if let Some(after) = page.after() {
-        q = q.filter(orders::id.gt(after));
-    }
-    q.order(orders::id.asc()).limit(i64::from(page.limit()) + 1)
+    q
 }
 
 impl PgStore {
@@ -67,6 +72,12 @@ impl PgStore {
         let mut conn = self.conn().await?;
         let rows = order_list_query(filter, page).load(&mut conn).await?;
         Ok(Page::from_overfetch(convert_all(rows)?, page, |o: &Order| o.id.0))
+    }
+
+    async fn count_orders(&self, filter: &OrderFilter) -> Result<u64, Failure> {
+        let mut conn = self.conn().await?;
+        let n: i64 = filtered(orders::table.count().into_boxed(), filter).get_result(&mut conn).await?;
+        Ok(u64::try_from(n).unwrap_or(0))
     }
 
     /// One transaction: lock the order, check the move, write it.
@@ -109,6 +120,11 @@ impl OrderRepository for PgStore {
     #[tracing::instrument(name = "pg.orders.list", skip_all, err(Display, level = "debug"))]
     async fn list(&self, filter: OrderFilter, page: PageRequest) -> Result<Page<Order>, RepoError> {
         retrying(About::default(), || self.list_orders(&filter, page)).await
+    }
+
+    #[tracing::instrument(name = "pg.orders.count", skip_all, err(Display, level = "debug"))]
+    async fn count(&self, filter: OrderFilter) -> Result<u64, RepoError> {
+        retrying(About::default(), || self.count_orders(&filter)).await
     }
 
     #[tracing::instrument(name = "pg.orders.transition", skip_all, fields(order_id = %id), err(Display, level = "debug"))]

@@ -79,7 +79,8 @@ pub struct TaskDto {
     pub args: Value,
     pub result: Option<Value>,
     pub error: Option<TaskErrorDto>,
-    /// Progress of a long task, e.g. `{"percent": 40}`.
+    /// Progress of a long task, e.g. the analytics report's
+    /// `{"scanned": 300, "total": 1200, "percent": 25, "resumed_from": 200}`.
     pub progress: Option<Value>,
     pub retries: u32,
     pub max_retries: u32,

@@ -119,6 +119,9 @@ impl OrderRepository for Failing {
     async fn list(&self, _: OrderFilter, _: PageRequest) -> Result<Page<Order>, RepoError> {
         self.repo()
     }
+    async fn count(&self, _: OrderFilter) -> Result<u64, RepoError> {
+        self.repo()
+    }
     async fn transition(&self, _: OrderId, _: OrderTransition, _: DateTime<Utc>) -> Result<Order, RepoError> {
         self.repo()
     }

@@ -54,6 +54,30 @@ pub async fn order_list_pages_through_matching_orders_in_id_order(fx: RepoFixtur
     assert_eq!(seen, expected);
 }
 
+pub async fn order_count_is_the_number_of_matching_orders(fx: RepoFixture) {
+    let client = user(&fx, 1, Role::Client).await;
+    let other = user(&fx, 2, Role::Client).await;
+    assert_eq!(fx.orders.count(OrderFilter::default()).await.unwrap(), 0);
+    for i in 0..4 {
+        let mine = fx.orders.create(new_order_in(client.id, "plumbing"), Utc::now()).await.unwrap();
+        fx.orders.create(new_order_in(client.id, "electrics"), Utc::now()).await.unwrap();
+        fx.orders.create(new_order_in(other.id, "plumbing"), Utc::now()).await.unwrap();
+        if i == 0 {
+            fx.orders.transition(mine.id, OrderTransition::Cancel, Utc::now()).await.unwrap();
+        }
+    }
+    let plumbing = Some(Category::new("plumbing").unwrap());
+    let count = |filter: OrderFilter| {
+        let orders = fx.orders.clone();
+        async move { orders.count(filter).await.unwrap() }
+    };
+    assert_eq!(count(OrderFilter::default()).await, 12);
+    assert_eq!(count(OrderFilter { category: plumbing.clone(), ..OrderFilter::default() }).await, 8);
+    assert_eq!(count(OrderFilter { client_id: Some(client.id), ..OrderFilter::default() }).await, 8);
+    let all = OrderFilter { status: Some(OrderStatus::New), category: plumbing, client_id: Some(client.id) };
+    assert_eq!(count(all).await, 3);
+}
+
 pub async fn order_legal_transition_changes_the_status(fx: RepoFixture) {
     let order = open_order(&fx).await;
     let cancelled = fx.orders.transition(order.id, OrderTransition::Cancel, Utc::now()).await.unwrap();

@@ -3,12 +3,11 @@
 use async_trait::async_trait;
 use goodrobot_domain::{
     OrderFilter, PageRequest,
-    report::{AnalyticsReport, ReportAccumulator},
+    report::{AnalyticsReport, ReportAccumulator, ScanProgress},
     task::{AnalyticsReportArgs, GenerateAnalyticsReport},
 };
 use goodrobot_ports::{BidRepository, Clock, OrderRepository};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use std::sync::Arc;
 
 use crate::{TaskContext, TaskError, TaskHandler};
@@ -20,6 +19,9 @@ const PAGE: u32 = 100;
 struct Checkpoint {
     acc: ReportAccumulator,
     scanned: u64,
+    /// The orders counted when the first run began (absent in checkpoints of older workers).
+    #[serde(default)]
+    total: Option<u64>,
 }
 
 /// Reads orders in id order, a page at a time, reporting progress after each page.
@@ -40,6 +42,15 @@ impl GenerateAnalyticsReportHandler {
     pub fn new(orders: Arc<dyn OrderRepository>, bids: Arc<dyn BidRepository>, clock: Arc<dyn Clock>) -> Self {
         Self { orders, bids, clock }
     }
+
+    /// The orders the scan will read: the denominator of its percent.
+    async fn count(&self, filter: &OrderFilter) -> Result<u64, TaskError> {
+        Ok(self.orders.count(filter.clone()).await.map_err(goodrobot_ports::services::AppError::from)?)
+    }
+}
+
+fn progress_json(p: ScanProgress) -> Result<serde_json::Value, TaskError> {
+    serde_json::to_value(p).map_err(|e| TaskError::permanent("Internal", e.to_string()))
 }
 
 #[async_trait]
@@ -48,13 +59,26 @@ impl TaskHandler<GenerateAnalyticsReport> for GenerateAnalyticsReportHandler {
         args.params.validate().map_err(|e| TaskError::permanent("InvalidArguments", e.to_string()))?;
         let filter = OrderFilter { category: args.params.category.clone(), ..OrderFilter::default() };
         // Resume where an earlier delivery of this task stopped, if it saved a checkpoint.
-        let (mut acc, mut scanned) = match ctx.load_checkpoint::<Checkpoint>().await? {
-            Some(c) if c.acc.report_type == args.report_type && c.acc.params == args.params => {
+        let resumed = ctx
+            .load_checkpoint::<Checkpoint>()
+            .await?
+            .filter(|c| c.acc.report_type == args.report_type && c.acc.params == args.params);
+        let resumed_from = resumed.as_ref().map(|c| c.scanned);
+        let (mut acc, mut scanned, total) = match resumed {
+            Some(c) => {
                 tracing::info!(scanned = c.scanned, "resuming the report from its checkpoint");
-                (c.acc, c.scanned)
+                let total = match c.total {
+                    Some(t) => t,
+                    None => self.count(&filter).await?,
+                };
+                (c.acc, c.scanned, total)
             }
-            _ => (ReportAccumulator::new(args.report_type, args.params), 0),
+            None => {
+                let acc = ReportAccumulator::new(args.report_type, args.params);
+                (acc, 0, self.count(&filter).await?)
+            }
         };
+        ctx.progress(progress_json(ScanProgress::running(scanned, total, resumed_from))?).await?;
         loop {
             if ctx.soft_time_limit_exceeded() {
                 return Err(TaskError::permanent("SoftTimeLimitExceeded", format!("stopped after {scanned} orders")));
@@ -72,9 +96,11 @@ impl TaskHandler<GenerateAnalyticsReport> for GenerateAnalyticsReportHandler {
             if orders.next_after.is_none() {
                 break;
             }
-            ctx.checkpoint(&Checkpoint { acc: acc.clone(), scanned }).await?;
-            ctx.progress(json!({ "orders_scanned": scanned })).await?;
+            // The checkpoint first: progress never claims more than a redelivery would keep.
+            ctx.checkpoint(&Checkpoint { acc: acc.clone(), scanned, total: Some(total) }).await?;
+            ctx.progress(progress_json(ScanProgress::running(scanned, total, resumed_from))?).await?;
         }
+        ctx.progress(progress_json(ScanProgress::done(scanned, resumed_from))?).await?;
         Ok(acc.finish(self.clock.now()))
     }
 }

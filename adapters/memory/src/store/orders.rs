@@ -39,6 +39,10 @@ impl OrderRepository for MemoryStore {
         Ok(keyset_page(&self.tables().orders, page, |o| filter.matches(o), |o| o.id.0))
     }
 
+    async fn count(&self, filter: OrderFilter) -> Result<u64, RepoError> {
+        Ok(self.tables().orders.values().filter(|o| filter.matches(o)).count() as u64)
+    }
+
     async fn transition(&self, id: OrderId, t: OrderTransition, now: DateTime<Utc>) -> Result<Order, RepoError> {
         let mut tables = self.tables();
         let order = tables.orders.get_mut(&id).ok_or_else(|| RepoError::not_found("order", id))?;

@@ -92,6 +92,9 @@ impl OrderRepository for Guarded {
     async fn list(&self, filter: OrderFilter, page: PageRequest) -> Result<Page<Order>, RepoError> {
         OrderRepository::list(&self.0.store, filter, page).await
     }
+    async fn count(&self, filter: OrderFilter) -> Result<u64, RepoError> {
+        OrderRepository::count(&self.0.store, filter).await
+    }
     async fn transition(&self, id: OrderId, t: OrderTransition, now: DateTime<Utc>) -> Result<Order, RepoError> {
         OrderRepository::transition(&self.0.store, id, t, now).await
     }
