@@ -30,9 +30,12 @@ async fn main() -> anyhow::Result<()> {
             "state is kept in this process's memory and is LOST ON EXIT; set DATABASE_URL and REDIS_URL to keep it"
         );
     }
+    let mut state = AppState::configured(&infra, &config);
     let worker = if infra.tasks == Backend::Memory {
         let worker = Worker::new(worker_config(&settings).context("WORKER_QUEUES")?, worker_deps(&infra));
         tracing::warn!(worker = worker.id(), "tasks are in memory: running an embedded worker in this process");
+        // One process, one /metrics: the API's scrape carries the worker's series.
+        state = state.with_embedded_worker(worker.metrics());
         Some(tokio::spawn(worker.run(shutdown.clone())))
     } else {
         None
@@ -44,7 +47,6 @@ async fn main() -> anyhow::Result<()> {
     tracing::info!(addr = %settings.api_addr, docs = "/docs", "serving the API");
     tokio::spawn(signals(shutdown.clone()));
 
-    let state = AppState::configured(&infra, &config);
     let served = serve(listener, state, shutdown.clone()).await;
     // Whatever ended the server, the worker stops too (and hands back what it holds).
     shutdown.cancel();

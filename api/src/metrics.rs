@@ -9,15 +9,24 @@
 //! before an operation matched), or `unmatched` (a 404, or a handler that panicked); the
 //! method is one of the standard ones or `other`; task names are checked against the task
 //! contracts before anything is queued.
+//!
+//! When the API runs an embedded worker (tasks in memory), a scrape also carries that
+//! worker's series ([`ApiMetrics::with_worker`]): one process, one `/metrics`. The worker's
+//! families are named `goodrobot_worker_*`, the API's never are; should two renderings ever
+//! name the same family, [`merge_families`] keeps one HELP/TYPE for it.
 
 use goodrobot_domain::task::TaskContract;
 use goodrobot_ports::{CacheStats, services::Submitted};
+use goodrobot_worker::WorkerMetrics;
 use poem::{
     Endpoint, IntoResponse, Middleware, PathPattern, Request, Response, Result,
     http::{Method, StatusCode, header},
 };
 use poem_openapi::OperationId;
-use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder, core::Collector};
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder, core::Collector,
+    proto::MetricFamily,
+};
 use std::{collections::HashMap, sync::Arc, time::Instant};
 
 /// The content type of the text format.
@@ -29,9 +38,13 @@ pub const UNMATCHED: &str = "unmatched";
 /// Bucket bounds (seconds) of the request-duration histogram (long polls wait up to 30 s).
 pub const DURATION_BUCKETS: [f64; 13] = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
 
-/// The API's instruments (cheap to clone: one shared set).
+/// The API's instruments (cheap to clone: one shared set), and the metrics of the worker
+/// embedded in this process, if one runs here.
 #[derive(Clone)]
-pub struct ApiMetrics(Arc<Instruments>);
+pub struct ApiMetrics {
+    instruments: Arc<Instruments>,
+    embedded_worker: Option<WorkerMetrics>,
+}
 
 struct Instruments {
     registry: Registry,
@@ -44,7 +57,7 @@ struct Instruments {
 
 impl std::fmt::Debug for ApiMetrics {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ApiMetrics").finish_non_exhaustive()
+        f.debug_struct("ApiMetrics").field("embedded_worker", &self.embedded_worker.is_some()).finish_non_exhaustive()
     }
 }
 
@@ -95,32 +108,45 @@ impl ApiMetrics {
              task with the same dedup key).",
             &["name", "outcome"],
         );
-        Self(Arc::new(Instruments { registry, requests, duration, refusals, submitted, user_cache: Arc::default() }))
+        let instruments = Instruments { registry, requests, duration, refusals, submitted, user_cache: Arc::default() };
+        Self { instruments: Arc::new(instruments), embedded_worker: None }
+    }
+
+    /// The same instruments, whose scrapes also carry the series of the worker embedded in
+    /// this process (see the module doc).
+    #[must_use]
+    pub fn with_worker(self, worker: WorkerMetrics) -> Self {
+        Self { embedded_worker: Some(worker), ..self }
+    }
+
+    /// True when scrapes carry an embedded worker's series.
+    pub fn has_worker(&self) -> bool {
+        self.embedded_worker.is_some()
     }
 
     /// The counts the user service keeps of its cache lookups (see `UserService::with_stats`).
     pub fn user_cache(&self) -> Arc<CacheStats> {
-        self.0.user_cache.clone()
+        self.instruments.user_cache.clone()
     }
 
     /// One request answered.
     pub fn request(&self, route: &str, method: &Method, status: StatusCode, seconds: f64) {
         let method = method_label(method);
-        self.0.requests.with_label_values(&[route, method, status.as_str()]).inc();
-        self.0.duration.with_label_values(&[route, method]).observe(seconds);
+        self.instruments.requests.with_label_values(&[route, method, status.as_str()]).inc();
+        self.instruments.duration.with_label_values(&[route, method]).observe(seconds);
     }
 
     /// One request refused by the rate limiter (`write`: not a GET/HEAD/OPTIONS).
     pub fn refused(&self, write: bool, limiter_down: bool) {
         let kind = if write { "write" } else { "read" };
         let reason = if limiter_down { "unavailable" } else { "limited" };
-        self.0.refusals.with_label_values(&[kind, reason]).inc();
+        self.instruments.refusals.with_label_values(&[kind, reason]).inc();
     }
 
     /// One task submitted (`name` is a task contract's name: the submission was checked).
     pub fn submitted(&self, name: &str, sent: &Submitted) {
         let outcome = if sent.duplicate { "duplicate" } else { "queued" };
-        self.0.submitted.with_label_values(&[name, outcome]).inc();
+        self.instruments.submitted.with_label_values(&[name, outcome]).inc();
     }
 
     /// One task of contract `T` submitted.
@@ -128,16 +154,41 @@ impl ApiMetrics {
         self.submitted(T::NAME, sent);
     }
 
-    /// A scrape, in the text format.
-    pub fn render(&self) -> String {
-        let mut families = self.0.registry.gather();
-        families.extend(cache_family("users", &self.0.user_cache).collect());
+    /// A scrape, in the text format: the API's families, then the embedded worker's (it
+    /// reads its queues' depths from the broker, with the worker's own short timeout).
+    pub async fn render(&self) -> String {
+        let mut families = self.instruments.registry.gather();
+        families.extend(cache_family("users", &self.instruments.user_cache).collect());
+        if let Some(worker) = &self.embedded_worker {
+            families = merge_families(families, worker.families().await);
+        }
         let mut out = Vec::new();
         if let Err(e) = TextEncoder::new().encode(&families, &mut out) {
             tracing::error!(error = %e, "metrics could not be rendered");
         }
         String::from_utf8(out).unwrap_or_default()
     }
+}
+
+/// `ours` followed by `theirs`, one family per name: a family of `theirs` whose name `ours`
+/// already has is merged into it (its series added) when the types agree, and dropped, with
+/// an error logged, when they do not — a text exposition must not repeat a family's
+/// HELP/TYPE, and one name cannot be two types.
+pub fn merge_families(ours: Vec<MetricFamily>, theirs: Vec<MetricFamily>) -> Vec<MetricFamily> {
+    let mut out = ours;
+    for family in theirs {
+        match out.iter_mut().find(|f| f.name() == family.name()) {
+            None => out.push(family),
+            Some(f) if f.get_field_type() == family.get_field_type() => {
+                f.mut_metric().extend(family.get_metric().iter().cloned());
+            }
+            Some(f) => tracing::error!(
+                family = f.name(),
+                "two renderings define this metric family with different types: the second is left out"
+            ),
+        }
+    }
+    out
 }
 
 /// The cache counters of a scrape, read from the use case's atomics.
@@ -176,7 +227,7 @@ impl Endpoint for Scrape {
     type Output = Response;
 
     async fn call(&self, _req: Request) -> Result<Response> {
-        Ok(Response::builder().header(header::CONTENT_TYPE, CONTENT_TYPE).body(self.0.render()))
+        Ok(Response::builder().header(header::CONTENT_TYPE, CONTENT_TYPE).body(self.0.render().await))
     }
 }
 
@@ -265,15 +316,46 @@ mod tests {
         assert_eq!(method_label(&Method::from_bytes(b"BREW").unwrap()), "other");
     }
 
-    #[test]
-    fn cache_lookups_are_rendered_as_counters_from_the_use_case_counts() {
+    #[tokio::test]
+    async fn cache_lookups_are_rendered_as_counters_from_the_use_case_counts() {
         let m = ApiMetrics::new();
         m.user_cache().hit();
         m.user_cache().miss();
         m.user_cache().miss();
-        let text = m.render();
+        let text = m.render().await;
         assert!(text.contains("# TYPE goodrobot_cache_lookups_total counter\n"), "{text}");
         assert!(text.contains("goodrobot_cache_lookups_total{cache=\"users\",result=\"hit\"} 1\n"), "{text}");
         assert!(text.contains("goodrobot_cache_lookups_total{cache=\"users\",result=\"miss\"} 2\n"), "{text}");
+    }
+
+    fn family(name: &str, labels: &[(&str, &str)]) -> MetricFamily {
+        let c =
+            IntCounterVec::new(Opts::new(name, "help"), &labels.iter().map(|(k, _)| *k).collect::<Vec<_>>()).unwrap();
+        c.with_label_values(&labels.iter().map(|(_, v)| *v).collect::<Vec<_>>()).inc();
+        c.collect().remove(0)
+    }
+
+    #[test]
+    fn a_family_named_twice_is_rendered_once_with_the_series_of_both() {
+        let ours = vec![family("goodrobot_x_total", &[("by", "api")])];
+        let theirs = vec![family("goodrobot_x_total", &[("by", "worker")]), family("goodrobot_y_total", &[])];
+        let merged = merge_families(ours, theirs);
+        assert_eq!(
+            merged.iter().map(MetricFamily::name).collect::<Vec<_>>(),
+            ["goodrobot_x_total", "goodrobot_y_total"]
+        );
+        assert_eq!(merged[0].get_metric().len(), 2);
+        let mut out = Vec::new();
+        TextEncoder::new().encode(&merged, &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(text.matches("# TYPE goodrobot_x_total ").count(), 1, "{text}");
+    }
+
+    #[test]
+    fn a_family_of_another_type_under_a_taken_name_is_left_out() {
+        let gauge = prometheus::IntGauge::new("goodrobot_x_total", "help").unwrap();
+        let merged = merge_families(vec![family("goodrobot_x_total", &[])], gauge.collect());
+        assert_eq!(merged.len(), 1);
+        assert_eq!(merged[0].get_field_type(), prometheus::proto::MetricType::COUNTER);
     }
 }

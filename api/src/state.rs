@@ -79,4 +79,11 @@ impl AppState {
             metrics,
         }
     }
+
+    /// The same state, whose `/metrics` also carries the series of the worker embedded in
+    /// this process (tasks in memory: see [`crate::embedded`]).
+    #[must_use]
+    pub fn with_embedded_worker(self, worker: goodrobot_worker::WorkerMetrics) -> Self {
+        Self { metrics: self.metrics.with_worker(worker), ..self }
+    }
 }

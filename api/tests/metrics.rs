@@ -142,3 +142,68 @@ async fn metrics_are_not_an_operation_of_the_openapi_document() {
     assert!(!paths.contains_key("/metrics"), "{:?}", paths.keys());
     assert!(spec.body["info"]["description"].as_str().unwrap().contains("/metrics"));
 }
+
+#[tokio::test]
+async fn an_embedded_workers_task_counters_are_in_the_apis_metrics_once_per_family() {
+    use goodrobot_api::{AppState, app, embedded::worker_deps};
+    use goodrobot_bootstrap::Infra;
+    use goodrobot_domain::task::QueueName;
+    use goodrobot_worker::{Worker, WorkerConfig};
+    use poem::{EndpointExt, test::TestClient};
+    use tokio_util::sync::CancellationToken;
+
+    // As `goodrobot-api` wires it with tasks in memory: the worker's metrics in the state.
+    let infra = Infra::memory();
+    let config = WorkerConfig {
+        concurrency: 2,
+        queues: vec![QueueName::default_queue()],
+        worker_id: Some("api-embedded-worker".into()),
+        ..WorkerConfig::default()
+    };
+    let worker = Worker::new(config, worker_deps(&infra));
+    let state = AppState::from_infra(&infra).with_embedded_worker(worker.metrics());
+    assert!(state.metrics.has_worker());
+    let client = TestClient::new(app(state).map_to_response().boxed());
+    let shutdown = CancellationToken::new();
+    let running = tokio::spawn(worker.run(shutdown.clone()));
+
+    for x in 0..2 {
+        let r = client.post("/api/v1/tasks").body_json(&json!({"name": "diag.noop", "kwargs": {"x": x}})).send().await;
+        r.assert_status(poem::http::StatusCode::ACCEPTED);
+        let id = r.json().await.value().object().get("task_id").string().to_owned();
+        let done = client.get(format!("/api/v1/tasks/{id}?wait=10")).send().await;
+        done.assert_status_is_ok();
+        done.json().await.value().object().get("state").assert_string("SUCCESS");
+    }
+    // The worker counts a run just after recording it: stopped, every count is in.
+    shutdown.cancel();
+    running.await.unwrap().unwrap();
+
+    let resp = client.get("/metrics").send().await;
+    resp.assert_status_is_ok();
+    let text = resp.0.into_body().into_string().await.unwrap();
+    let s = Scrape::parse(text.lines().map(|l| Ok(l.to_owned()))).expect("the text format parses");
+    let runs = |state| counter(&s, "goodrobot_worker_task_runs_total", &[("name", "diag.noop"), ("state", state)]);
+    assert_eq!((runs("SUCCESS"), runs("FAILURE")), (2.0, 0.0), "{text}");
+    let submitted = counter(&s, "goodrobot_api_tasks_submitted_total", &[("name", "diag.noop"), ("outcome", "queued")]);
+    assert_eq!(submitted, 2.0);
+    assert_eq!(requests(&s, "/api/v1/tasks", "POST", "202"), 2.0);
+    match sample(&s, "goodrobot_worker_queue_depth", &[("queue", "default"), ("kind", "ready")]).map(|x| &x.value) {
+        Some(Value::Gauge(v)) => assert_eq!(*v, 0.0),
+        other => panic!("no depth gauge for the embedded worker's queue: {other:?}\n{text}"),
+    }
+    // A text exposition names each family once.
+    let mut types: Vec<&str> = text.lines().filter(|l| l.starts_with("# TYPE ")).collect();
+    let all = types.len();
+    types.sort_unstable();
+    types.dedup();
+    assert_eq!(types.len(), all, "a family is declared twice:\n{text}");
+}
+
+#[tokio::test]
+async fn without_an_embedded_worker_the_api_has_no_worker_series() {
+    let app = TestApp::new();
+    assert!(!app.state.metrics.has_worker());
+    let s = scrape(&app).await;
+    assert!(s.docs.keys().all(|k| !k.starts_with("goodrobot_worker_")), "{:?}", s.docs.keys());
+}

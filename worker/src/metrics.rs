@@ -199,8 +199,20 @@ impl WorkerMetrics {
 
     /// A scrape, in the text format. A queue whose statistics the broker does not give in
     /// time has no depth samples and `goodrobot_worker_queue_stats_up{queue} 0`.
-    #[tracing::instrument(skip_all)]
     pub async fn render(&self) -> String {
+        let families = self.families().await;
+        let mut out = Vec::new();
+        if let Err(e) = TextEncoder::new().encode(&families, &mut out) {
+            tracing::error!(error = %e, "metrics could not be rendered");
+        }
+        String::from_utf8(out).unwrap_or_default()
+    }
+
+    /// A scrape's metric families (what [`render`](Self::render) encodes), for a process that
+    /// exposes them among its own (the API's `/metrics` with its embedded worker). Every
+    /// family name starts with `goodrobot_worker_`.
+    #[tracing::instrument(skip_all)]
+    pub async fn families(&self) -> Vec<prometheus::proto::MetricFamily> {
         let reads = self.queues.iter().map(|q| async move {
             match tokio::time::timeout(self.stats_timeout, self.broker.stats(q)).await {
                 Ok(Ok(s)) => Some(s),
@@ -217,11 +229,7 @@ impl WorkerMetrics {
         let stats = futures::future::join_all(reads).await;
         let mut families = self.instruments.registry.gather();
         families.extend(queue_families(self.queues.iter().zip(&stats)));
-        let mut out = Vec::new();
-        if let Err(e) = TextEncoder::new().encode(&families, &mut out) {
-            tracing::error!(error = %e, "metrics could not be rendered");
-        }
-        String::from_utf8(out).unwrap_or_default()
+        families
     }
 }
 
