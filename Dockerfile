@@ -21,5 +21,5 @@ COPY --from=build /out/ /usr/local/bin/
 USER goodrobot
 ENV LOG_FORMAT=json \
     API_ADDR=0.0.0.0:8000
-EXPOSE 8000 5555
+EXPOSE 8000 5555 9100
 CMD ["goodrobot-api"]

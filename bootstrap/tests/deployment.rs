@@ -130,3 +130,32 @@ fn the_image_ships_the_binaries_compose_runs_and_runs_as_non_root() {
     assert!(dockerfile.contains("\nUSER goodrobot"), "the runtime stage must not run as root");
     assert!(dockerfile.matches("FROM ").count() >= 2, "multi-stage build expected");
 }
+
+#[test]
+fn every_metrics_endpoint_is_reachable_on_the_compose_network() {
+    let c = compose();
+    // The worker's /metrics listens on all interfaces, exposed to the network but not
+    // published (the service scales: replicas cannot share a host port).
+    let w = service(&c, "worker");
+    assert_eq!(w["environment"]["WORKER_METRICS_ADDR"].as_str(), Some("0.0.0.0:9100"));
+    let exposed: Vec<String> = w["expose"]
+        .as_vec()
+        .expect("the worker exposes its metrics port")
+        .iter()
+        .filter_map(|p| p.as_str().map(str::to_owned).or_else(|| p.as_i64().map(|n| n.to_string())))
+        .collect();
+    assert_eq!(exposed, ["9100"]);
+    assert!(w["ports"].is_badvalue(), "a scaled service must not publish a fixed host port");
+    // The worker keeps the shared settings it merged before.
+    let text = std::fs::read_to_string(root().join("docker-compose.yml")).unwrap();
+    let worker_block = text.split("\n  worker:\n").nth(1).and_then(|b| b.split("\n  monitor:\n").next()).unwrap();
+    assert!(worker_block.contains("<<: *app-env"), "the worker's environment must merge the shared one");
+    // The API and the monitor serve /metrics on their own listeners, which listen off loopback.
+    assert_eq!(service(&c, "api")["environment"]["API_ADDR"].as_str(), Some("0.0.0.0:8000"));
+    assert_eq!(service(&c, "monitor")["environment"]["MONITOR_ADDR"].as_str(), Some("0.0.0.0:5555"));
+    let dockerfile = std::fs::read_to_string(root().join("Dockerfile")).unwrap();
+    let expose = dockerfile.lines().find(|l| l.starts_with("EXPOSE ")).unwrap_or_default();
+    for port in ["8000", "5555", "9100"] {
+        assert!(expose.split_whitespace().any(|p| p == port), "the image exposes {port}: {expose}");
+    }
+}
