@@ -1,12 +1,11 @@
 //! What an operator can do from the monitor: revoke a task, replay a failed one from the
 //! dead-letter list, retry a failed or revoked one as a new task, purge a queue. Each state
-//! change is appended to the event log, so the task list shows it at once.
+//! change is appended to the event log by the task service itself (`TaskService::with_events`:
+//! REVOKED on revoke, PENDING on replay and on the retry's send), exactly once, so the task
+//! list shows it at once and the task counters of `/metrics` count it once.
 
-use goodrobot_domain::task::{QueueName, TaskId, TaskRecord, TaskState};
-use goodrobot_ports::{
-    TaskEvent,
-    services::{AppError, TaskOptions, TaskRequest},
-};
+use goodrobot_domain::task::{QueueName, TaskId, TaskState};
+use goodrobot_ports::services::{AppError, TaskOptions, TaskRequest};
 use serde_json::Value;
 
 use crate::{
@@ -15,25 +14,6 @@ use crate::{
     state::MonitorState,
 };
 
-/// Notes a state change the monitor caused. The action has happened already: a log that
-/// cannot be written costs the list its newest line, not the action.
-async fn note(state: &MonitorState, record: &TaskRecord) {
-    let event = TaskEvent {
-        task_id: record.id,
-        name: record.name.clone(),
-        queue: record.queue.to_string(),
-        state: record.state,
-        at: state.deps.clock.now(),
-        worker: None,
-        runtime_s: None,
-        wait_s: None,
-        error_kind: record.error.as_ref().map(|e| e.kind.clone()),
-    };
-    if let Err(e) = state.deps.events.append(&[event]).await {
-        tracing::warn!(error = %e, task_id = %record.id, "could not append the action's event");
-    }
-}
-
 /// Revokes a task that has not finished: it will not run (or not run again).
 ///
 /// # Errors
@@ -41,7 +21,6 @@ async fn note(state: &MonitorState, record: &TaskRecord) {
 #[tracing::instrument(skip(state), err)]
 pub async fn revoke(state: &MonitorState, id: TaskId) -> ApiResult<ActionView> {
     let record = state.tasks.revoke(id).await?;
-    note(state, &record).await;
     tracing::info!(task_id = %id, "task revoked from the monitor");
     Ok(ActionView { action: "revoked".into(), task_id: id.to_string(), new_task_id: None, state: record.state.into() })
 }
@@ -53,7 +32,6 @@ pub async fn revoke(state: &MonitorState, id: TaskId) -> ApiResult<ActionView> {
 #[tracing::instrument(skip(state), err)]
 pub async fn replay(state: &MonitorState, id: TaskId) -> ApiResult<ActionView> {
     let record = state.tasks.replay(id).await?;
-    note(state, &record).await;
     tracing::info!(task_id = %id, "task replayed from the monitor");
     Ok(ActionView {
         action: "replayed".into(),
@@ -88,9 +66,6 @@ pub async fn retry(state: &MonitorState, id: TaskId) -> ApiResult<ActionView> {
         options: TaskOptions { queue: Some(old.queue.to_string()), ..TaskOptions::default() },
     };
     let sent = state.tasks.submit(&req).await?;
-    if let Ok(new) = state.tasks.get(sent.task_id).await {
-        note(state, &new).await;
-    }
     tracing::info!(task_id = %id, new_task_id = %sent.task_id, "task retried as a new task from the monitor");
     Ok(ActionView {
         action: "retried".into(),

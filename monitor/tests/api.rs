@@ -223,6 +223,34 @@ async fn revoking_a_waiting_task_makes_it_revoked_and_listed_so() {
     assert_eq!(m.get(&s, "/api/queues").await.assert_status(200)[0]["delayed"], 0);
 }
 
+/// The events of task `id` in the event log, oldest first, as `STATE` names.
+async fn events_of(m: &TestMonitor, id: TaskId) -> Vec<&'static str> {
+    let mut states: Vec<&'static str> = m
+        .infra
+        .events
+        .recent(1000)
+        .await
+        .unwrap()
+        .iter()
+        .filter(|e| e.task_id == id)
+        .map(|e| e.state.as_str())
+        .collect();
+    states.reverse();
+    states
+}
+
+#[tokio::test]
+async fn each_action_records_its_state_change_once() {
+    let m = TestMonitor::new();
+    let s = m.login().await;
+    let waiting = m.submit("diag.noop", json!({"x": 1}), delayed()).await;
+    m.post(&s, &format!("/api/tasks/{waiting}/revoke")).await.assert_status(200);
+    assert_eq!(events_of(&m, waiting).await, ["PENDING", "REVOKED"]);
+    let r = m.post(&s, &format!("/api/tasks/{waiting}/retry")).await.assert_status(200).clone();
+    let new = TaskId::parse(r["new_task_id"].as_str().unwrap()).unwrap();
+    assert_eq!(events_of(&m, new).await, ["PENDING"]);
+}
+
 #[tokio::test]
 async fn revoking_a_finished_task_is_a_409() {
     let m = TestMonitor::new();
