@@ -6,117 +6,20 @@
 
 mod common;
 
-use common::{PASSWORD, TestMonitor, USER, config, real::RedisPrefix};
-use fantoccini::{Client, ClientBuilder, Locator};
-use goodrobot_domain::task::{QueueName, TaskId, TaskState};
+use common::{
+    PASSWORD, TestMonitor, USER,
+    browser::{browser, chromedriver, log_in, row, screenshot, wait_for},
+    config,
+    real::RedisPrefix,
+};
+use fantoccini::Locator;
+use goodrobot_domain::task::{QueueName, TaskState};
 use goodrobot_monitor::{MonitorDeps, MonitorState, serve};
 use goodrobot_ports::services::TaskOptions;
 use goodrobot_worker::{Worker, WorkerConfig, WorkerDeps};
 use serde_json::json;
-use std::{
-    io::{BufRead, BufReader},
-    net::SocketAddr,
-    path::PathBuf,
-    process::{Child, Command, Stdio},
-    time::Duration,
-};
+use std::{net::SocketAddr, time::Duration};
 use tokio_util::sync::CancellationToken;
-
-/// How long the browser may take to show something (the pages refresh every 2 s).
-const UI_DEADLINE: Duration = Duration::from_secs(20);
-
-/// chromedriver, killed on drop.
-struct ChromeDriver {
-    child: Child,
-    port: u16,
-    _profile: TempDir,
-}
-
-impl Drop for ChromeDriver {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A directory removed on drop (chromium's fresh profile).
-struct TempDir(PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-/// Starts chromedriver and returns once it says it is listening (it prints a line then).
-async fn chromedriver() -> ChromeDriver {
-    let port = free_port();
-    let mut child = Command::new("chromedriver")
-        .arg(format!("--port={port}"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("chromedriver is installed (apt-get install chromium chromium-driver; .ci/run does it)");
-    let stdout = child.stdout.take().unwrap();
-    let started = tokio::task::spawn_blocking(move || {
-        BufReader::new(stdout).lines().map_while(Result::ok).any(|l| l.contains("started successfully"))
-    });
-    let started = tokio::time::timeout(UI_DEADLINE, started).await.expect("chromedriver starts").unwrap();
-    assert!(started, "chromedriver exited without starting");
-    let profile = std::env::temp_dir().join(format!("gr-monitor-chromium-{:016x}", rand::random::<u64>()));
-    std::fs::create_dir_all(&profile).unwrap();
-    ChromeDriver { child, port, _profile: TempDir(profile) }
-}
-
-async fn browser(driver: &ChromeDriver) -> Client {
-    let args = [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--window-size=1440,1000",
-    ]
-    .iter()
-    .map(|a| (*a).to_owned())
-    .chain([format!("--user-data-dir={}", driver._profile.0.display())])
-    .collect::<Vec<_>>();
-    let caps = json!({ "goog:chromeOptions": { "binary": "/usr/bin/chromium", "args": args } });
-    let caps = caps.as_object().unwrap().clone();
-    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-        .capabilities(caps)
-        .connect(&format!("http://127.0.0.1:{}", driver.port))
-        .await
-        .expect("a chromium session")
-}
-
-async fn screenshot(c: &Client, name: &str) {
-    let png = c.screenshot().await.unwrap();
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/artifacts");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join(name), png).unwrap();
-}
-
-async fn wait_for(c: &Client, css: &str) -> fantoccini::elements::Element {
-    match c.wait().at_most(UI_DEADLINE).for_element(Locator::Css(css)).await {
-        Ok(e) => e,
-        Err(e) => {
-            let source = c.source().await.unwrap_or_default();
-            panic!("{css} did not appear: {e}\n{source}");
-        }
-    }
-}
-
-fn row(id: TaskId, state: TaskState) -> String {
-    format!(r#"#tasks tr[data-task="{id}"][data-state="{}"]"#, state.as_str())
-}
 
 /// The monitor on a port of its own.
 async fn start_monitor(m: &TestMonitor, shutdown: CancellationToken) -> (SocketAddr, tokio::task::JoinHandle<()>) {
@@ -163,10 +66,7 @@ async fn in_a_browser_the_admin_sees_the_worker_and_the_flow_and_revokes_the_del
 
     // Log in (the overview asks for it first).
     c.goto(&format!("{base}/")).await.unwrap();
-    wait_for(&c, "#login-form").await;
-    c.find(Locator::Css("#username")).await.unwrap().send_keys(USER).await.unwrap();
-    c.find(Locator::Css("#password")).await.unwrap().send_keys(PASSWORD).await.unwrap();
-    c.find(Locator::Css("#login")).await.unwrap().click().await.unwrap();
+    log_in(&c, USER, PASSWORD).await;
 
     // The worker is online, and its counters follow its heartbeats without a reload.
     wait_for(&c, &format!(r#"#workers tr[data-worker="{worker_id}"]"#)).await;

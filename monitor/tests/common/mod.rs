@@ -2,6 +2,7 @@
 //! session, and helpers that put tasks, events and heartbeats where the monitor reads them.
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod real;
 
 use argon2::{

@@ -1,5 +1,5 @@
 //! The real services: adapters over the Redis on this machine under a random key prefix
-//! whose keys are deleted when the guard drops (also when a test fails).
+//! whose keys are deleted (UNLINK) when the guard drops (also when a test fails).
 
 use goodrobot_bootstrap::{Infra, Settings};
 use std::collections::HashMap;
@@ -59,7 +59,7 @@ impl Drop for RedisPrefix {
         let Ok(mut conn) = redis::Client::open(REDIS_URL).and_then(|c| c.get_connection()) else { return };
         let keys = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.keys())).unwrap_or_default();
         for chunk in keys.chunks(500) {
-            let _: redis::RedisResult<()> = redis::cmd("DEL").arg(chunk).query(&mut conn);
+            let _: redis::RedisResult<()> = redis::cmd("UNLINK").arg(chunk).query(&mut conn);
         }
     }
 }
