@@ -110,7 +110,7 @@ impl Redis {
         let (hold_tx, hold_rx) = oneshot::channel::<()>();
         let pool = self.pool.clone();
         tokio::spawn(async move {
-            match pool.get().await {
+            match pool.checkout().await {
                 Ok(checkout) => {
                     if conn_tx.send(Ok((*checkout).clone())).is_ok() {
                         // Held until the adapter drops it or finds it broken.
@@ -220,7 +220,7 @@ impl Redis {
         server_timeout: Duration,
         mut tx: oneshot::Sender<Result<Value, Failure>>,
     ) {
-        let checkout = match self.pool.get().await {
+        let checkout = match self.pool.checkout().await {
             Ok(c) => c,
             Err(e) => {
                 let _ = tx.send(Err(Failure::Unavailable(e)));

@@ -15,8 +15,9 @@ use std::time::{Duration, Instant};
 async fn a_fetch_dropped_while_waiting_gives_its_connection_back_unblocked() {
     let redis = TestRedis::new().await;
     let mut cfg = RedisConfig::new(common::redis_url(), redis.pool.prefix());
-    // One connection for the broker's commands, one for the waiting fetch: nothing spare.
-    cfg.pool_size = 2;
+    // One connection shared by the other adapters, one for the broker's commands, one for
+    // the waiting fetch: nothing spare.
+    cfg.pool_size = 3;
     let pool = RedisPool::connect(&cfg).await.unwrap();
     let broker = RedisBroker::new(pool.clone(), RedisBrokerConfig::default());
     let q = unique_queue("drop");
@@ -24,7 +25,7 @@ async fn a_fetch_dropped_while_waiting_gives_its_connection_back_unblocked() {
     let req = request(&[&q], 1, Duration::from_secs(60), Duration::from_secs(30));
     assert!(tokio::time::timeout(Duration::from_millis(100), broker.fetch(&req)).await.is_err(), "nothing to fetch");
     let started = Instant::now();
-    let mut conn = pool.get().await.unwrap();
+    let mut conn = pool.checkout().await.unwrap();
     let _: String = redis::cmd("PING").query_async(&mut *conn).await.unwrap();
     assert!(
         started.elapsed() < Duration::from_secs(1),

@@ -23,7 +23,7 @@ impl RedisCache {
 
     async fn run<T: redis::FromRedisValue>(&self, cmd: &redis::Cmd) -> Result<T, CacheError> {
         let mut conn = self.pool.get().await.map_err(CacheError::Unavailable)?;
-        cmd.query_async(&mut *conn).await.map_err(|e| CacheError::Unavailable(redis_error_kind(&e)))
+        cmd.query_async(&mut conn).await.map_err(|e| CacheError::Unavailable(redis_error_kind(&e)))
     }
 }
 

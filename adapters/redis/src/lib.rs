@@ -15,7 +15,7 @@ mod state;
 mod ttl;
 
 pub use cache::RedisCache;
-pub use pool::{RedisConfig, RedisPool, RedisSetupError, redis_error_kind};
+pub use pool::{RedisConfig, RedisConn, RedisPool, RedisSetupError, redis_error_kind};
 pub use rate_limit::RedisRateLimiter;
 pub use resilient::{FailPolicy, ResilientRateLimiter};
 pub use session::RedisSessionStore;

@@ -18,9 +18,9 @@ use crate::{RedisPool, pool::redis_error_kind, ttl::px};
 
 const EVENT_FIELD: &str = "e";
 
-type Conn<'a> = bb8::PooledConnection<'a, bb8_redis::RedisConnectionManager>;
+type Conn = crate::RedisConn;
 
-async fn conn(pool: &RedisPool) -> Result<Conn<'_>, MonitorError> {
+async fn conn(pool: &RedisPool) -> Result<Conn, MonitorError> {
     pool.get().await.map_err(MonitorError::Unavailable)
 }
 
@@ -29,8 +29,8 @@ fn unavailable(e: &redis::RedisError) -> MonitorError {
 }
 
 /// Redis's clock in unix milliseconds (every host then agrees on what has expired).
-async fn redis_now_ms(conn: &mut Conn<'_>) -> Result<u64, MonitorError> {
-    let (secs, micros): (u64, u64) = redis::cmd("TIME").query_async(&mut **conn).await.map_err(|e| unavailable(&e))?;
+async fn redis_now_ms(conn: &mut Conn) -> Result<u64, MonitorError> {
+    let (secs, micros): (u64, u64) = redis::cmd("TIME").query_async(&mut *conn).await.map_err(|e| unavailable(&e))?;
     Ok(secs * 1000 + micros / 1000)
 }
 
@@ -73,7 +73,7 @@ impl WorkerRegistry for RedisWorkerRegistry {
         // push it later.
         pipe.cmd("PEXPIREAT").arg(&set).arg(expires_at).arg("NX").ignore();
         pipe.cmd("PEXPIREAT").arg(&set).arg(expires_at).arg("GT").ignore();
-        pipe.query_async::<()>(&mut *conn).await.map_err(|e| unavailable(&e))
+        pipe.query_async::<()>(&mut conn).await.map_err(|e| unavailable(&e))
     }
 
     #[tracing::instrument(level = "debug", skip_all, err)]
@@ -91,7 +91,7 @@ impl WorkerRegistry for RedisWorkerRegistry {
             .arg(&set)
             .arg(format!("({now}"))
             .arg("+inf")
-            .query_async(&mut *conn)
+            .query_async(&mut conn)
             .await
             .map_err(|e| unavailable(&e))?;
         if ids.is_empty() {
@@ -99,7 +99,7 @@ impl WorkerRegistry for RedisWorkerRegistry {
         }
         let keys: Vec<String> = ids.iter().map(|id| self.worker_key(id)).collect();
         let values: Vec<Option<String>> =
-            redis::cmd("MGET").arg(&keys).query_async(&mut *conn).await.map_err(|e| unavailable(&e))?;
+            redis::cmd("MGET").arg(&keys).query_async(&mut conn).await.map_err(|e| unavailable(&e))?;
         let mut workers: Vec<WorkerInfo> = ids
             .iter()
             .zip(values)
@@ -126,7 +126,7 @@ impl WorkerRegistry for RedisWorkerRegistry {
             .arg(self.set_key())
             .arg(id)
             .ignore()
-            .query_async::<()>(&mut *conn)
+            .query_async::<()>(&mut conn)
             .await
             .map_err(|e| unavailable(&e))
     }
@@ -166,7 +166,7 @@ impl EventLog for RedisEventLog {
             pipe.ignore();
         }
         let mut conn = conn(&self.pool).await?;
-        pipe.query_async::<()>(&mut *conn).await.map_err(|e| unavailable(&e))
+        pipe.query_async::<()>(&mut conn).await.map_err(|e| unavailable(&e))
     }
 
     #[tracing::instrument(level = "debug", skip(self), err)]
@@ -182,7 +182,7 @@ impl EventLog for RedisEventLog {
             .arg("-")
             .arg("COUNT")
             .arg(count)
-            .query_async(&mut *conn)
+            .query_async(&mut conn)
             .await
             .map_err(|e| unavailable(&e))?;
         Ok(entries

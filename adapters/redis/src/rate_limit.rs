@@ -46,7 +46,7 @@ impl RateLimiter for RedisRateLimiter {
         call.arg(limit).arg(interval_us);
         let mut conn = self.pool.get().await.map_err(RateLimitError::Unavailable)?;
         let (allowed, remaining, reset_us): (i64, i64, i64) =
-            call.invoke_async(&mut *conn).await.map_err(|e| RateLimitError::Unavailable(redis_error_kind(&e)))?;
+            call.invoke_async(&mut conn).await.map_err(|e| RateLimitError::Unavailable(redis_error_kind(&e)))?;
         Ok(RateDecision {
             allowed: allowed == 1,
             limit,

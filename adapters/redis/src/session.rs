@@ -20,7 +20,7 @@ use crate::{RedisPool, pool::redis_error_kind, ttl::px};
 /// Past this many entries in a user's set, `create` drops the entries of ended sessions.
 const PRUNE_AT: u64 = 64;
 
-type Conn<'a> = bb8::PooledConnection<'a, bb8_redis::RedisConnectionManager>;
+type Conn = crate::RedisConn;
 
 /// [`SessionStore`] over a [`RedisPool`].
 #[derive(Clone)]
@@ -89,33 +89,33 @@ impl RedisSessionStore {
         self.pool.key(&["user-sessions", &user_id.to_string()])
     }
 
-    async fn conn(&self) -> Result<Conn<'_>, SessionError> {
+    async fn conn(&self) -> Result<Conn, SessionError> {
         self.pool.get().await.map_err(SessionError::Unavailable)
     }
 
     /// Puts `hash` in the user's set, which then lives at least `ms`; returns the set's size.
-    async fn track(&self, conn: &mut Conn<'_>, user_id: UserId, hash: &str, ms: u64) -> Result<u64, SessionError> {
+    async fn track(&self, conn: &mut Conn, user_id: UserId, hash: &str, ms: u64) -> Result<u64, SessionError> {
         let mut call = self.track.key(self.user_key(user_id));
         call.arg(hash).arg(ms);
-        call.invoke_async(&mut **conn).await.map_err(|e| unavailable(&e))
+        call.invoke_async(&mut *conn).await.map_err(|e| unavailable(&e))
     }
 
     /// Drops the user's set entries whose session has ended.
-    async fn prune(&self, conn: &mut Conn<'_>, user_id: UserId) -> Result<(), SessionError> {
+    async fn prune(&self, conn: &mut Conn, user_id: UserId) -> Result<(), SessionError> {
         let user_key = self.user_key(user_id);
         let hashes: Vec<String> =
-            redis::cmd("SMEMBERS").arg(&user_key).query_async(&mut **conn).await.map_err(|e| unavailable(&e))?;
+            redis::cmd("SMEMBERS").arg(&user_key).query_async(&mut *conn).await.map_err(|e| unavailable(&e))?;
         let mut pipe = redis::pipe();
         for h in &hashes {
             pipe.cmd("EXISTS").arg(self.pool.key(&["session", h]));
         }
-        let live: Vec<bool> = pipe.query_async(&mut **conn).await.map_err(|e| unavailable(&e))?;
+        let live: Vec<bool> = pipe.query_async(&mut *conn).await.map_err(|e| unavailable(&e))?;
         let ended: Vec<&String> = hashes.iter().zip(live).filter(|(_, live)| !live).map(|(h, _)| h).collect();
         if !ended.is_empty() {
             redis::cmd("SREM")
                 .arg(&user_key)
                 .arg(ended)
-                .query_async::<()>(&mut **conn)
+                .query_async::<()>(&mut *conn)
                 .await
                 .map_err(|e| unavailable(&e))?;
         }
@@ -153,7 +153,7 @@ impl SessionStore for RedisSessionStore {
             .arg(millis(session.expires_at))
             .ignore();
         pipe.cmd("PEXPIRE").arg(&key).arg(ms).ignore();
-        pipe.query_async::<()>(&mut *conn).await.map_err(|e| unavailable(&e))?;
+        pipe.query_async::<()>(&mut conn).await.map_err(|e| unavailable(&e))?;
         if tracked > PRUNE_AT {
             self.prune(&mut conn, user_id).await?;
         }
@@ -165,7 +165,7 @@ impl SessionStore for RedisSessionStore {
         let mut conn = self.conn().await?;
         let fields: HashMap<String, String> = redis::cmd("HGETALL")
             .arg(self.session_key(&token.hash()))
-            .query_async(&mut *conn)
+            .query_async(&mut conn)
             .await
             .map_err(|e| unavailable(&e))?;
         decode(&fields)
@@ -180,7 +180,7 @@ impl SessionStore for RedisSessionStore {
         call.arg(ms).arg(millis(expires));
         let mut conn = self.conn().await?;
         let fields: Option<HashMap<String, String>> =
-            call.invoke_async(&mut *conn).await.map_err(|e| unavailable(&e))?;
+            call.invoke_async(&mut conn).await.map_err(|e| unavailable(&e))?;
         let Some(session) = fields.as_ref().map(decode).transpose()?.flatten() else { return Ok(None) };
         // The user's set must outlive the session it now extends.
         self.track(&mut conn, session.user_id, &hash, ms).await?;
@@ -192,12 +192,12 @@ impl SessionStore for RedisSessionStore {
         let hash = token.hash().to_hex();
         let call = self.revoke.key(self.pool.key(&["session", &hash]));
         let mut conn = self.conn().await?;
-        let user: Option<i64> = call.invoke_async(&mut *conn).await.map_err(|e| unavailable(&e))?;
+        let user: Option<i64> = call.invoke_async(&mut conn).await.map_err(|e| unavailable(&e))?;
         let Some(user) = user else { return Ok(false) };
         redis::cmd("SREM")
             .arg(self.user_key(UserId(user)))
             .arg(&hash)
-            .query_async::<()>(&mut *conn)
+            .query_async::<()>(&mut conn)
             .await
             .map_err(|e| unavailable(&e))?;
         Ok(true)
@@ -208,7 +208,7 @@ impl SessionStore for RedisSessionStore {
         let user_key = self.user_key(user_id);
         let mut conn = self.conn().await?;
         let hashes: Vec<String> =
-            redis::cmd("SMEMBERS").arg(&user_key).query_async(&mut *conn).await.map_err(|e| unavailable(&e))?;
+            redis::cmd("SMEMBERS").arg(&user_key).query_async(&mut conn).await.map_err(|e| unavailable(&e))?;
         if hashes.is_empty() {
             return Ok(0);
         }
@@ -217,12 +217,12 @@ impl SessionStore for RedisSessionStore {
         for h in &hashes {
             pipe.cmd("UNLINK").arg(self.pool.key(&["session", h]));
         }
-        let removed: Vec<u64> = pipe.query_async(&mut *conn).await.map_err(|e| unavailable(&e))?;
+        let removed: Vec<u64> = pipe.query_async(&mut conn).await.map_err(|e| unavailable(&e))?;
         // Only the entries read above: a session created meanwhile stays in the set.
         redis::cmd("SREM")
             .arg(&user_key)
             .arg(&hashes)
-            .query_async::<()>(&mut *conn)
+            .query_async::<()>(&mut conn)
             .await
             .map_err(|e| unavailable(&e))?;
         Ok(removed.iter().sum())

@@ -45,7 +45,7 @@ impl RedisStateStore {
         self.pool.key(&["state", &user_id.to_string()])
     }
 
-    async fn conn(&self) -> Result<bb8::PooledConnection<'_, bb8_redis::RedisConnectionManager>, StateError> {
+    async fn conn(&self) -> Result<crate::RedisConn, StateError> {
         self.pool.get().await.map_err(StateError::Unavailable)
     }
 }
@@ -102,7 +102,7 @@ impl StateStore for RedisStateStore {
     async fn get(&self, user_id: UserId) -> Result<Option<UserState>, StateError> {
         let mut conn = self.conn().await?;
         let fields: HashMap<String, String> =
-            redis::cmd("HGETALL").arg(self.key(user_id)).query_async(&mut *conn).await.map_err(|e| unavailable(&e))?;
+            redis::cmd("HGETALL").arg(self.key(user_id)).query_async(&mut conn).await.map_err(|e| unavailable(&e))?;
         decode(fields)
     }
 
@@ -123,7 +123,7 @@ impl StateStore for RedisStateStore {
             .ignore();
         pipe.cmd("PEXPIRE").arg(&key).arg(ms).ignore();
         let mut conn = self.conn().await?;
-        pipe.query_async::<()>(&mut *conn).await.map_err(|e| unavailable(&e))
+        pipe.query_async::<()>(&mut conn).await.map_err(|e| unavailable(&e))
     }
 
     #[tracing::instrument(level = "debug", skip(self, data), err)]
@@ -138,7 +138,7 @@ impl StateStore for RedisStateStore {
         call.arg(ms).arg(timestamp(self.clock.now())).arg(patch_fields(&data));
         let mut conn = self.conn().await?;
         let fields: Option<HashMap<String, String>> =
-            call.invoke_async(&mut *conn).await.map_err(|e| unavailable(&e))?;
+            call.invoke_async(&mut conn).await.map_err(|e| unavailable(&e))?;
         fields.map_or(Ok(None), decode)
     }
 
@@ -146,7 +146,7 @@ impl StateStore for RedisStateStore {
     async fn clear(&self, user_id: UserId) -> Result<bool, StateError> {
         let mut conn = self.conn().await?;
         let removed: u64 =
-            redis::cmd("UNLINK").arg(self.key(user_id)).query_async(&mut *conn).await.map_err(|e| unavailable(&e))?;
+            redis::cmd("UNLINK").arg(self.key(user_id)).query_async(&mut conn).await.map_err(|e| unavailable(&e))?;
         Ok(removed > 0)
     }
 }

@@ -4,7 +4,7 @@
 mod common;
 
 use chrono::Utc;
-use common::pool_of_a_stopped_redis;
+use common::{PrivateRedis, pool_of_a_stopped_redis};
 use goodrobot_domain::UserId;
 use goodrobot_ports::{
     Cache, CacheError, HealthCheck, RateLimitError, RateLimiter, SessionError, SessionStore, SessionToken, StateError,
@@ -70,4 +70,45 @@ async fn the_refuse_policy_reports_the_outage() {
     let inner: Arc<dyn RateLimiter> = Arc::new(RedisRateLimiter::new(pool_of_a_stopped_redis().await));
     let limiter = ResilientRateLimiter::new(inner, FailPolicy::Refuse);
     assert!(matches!(limiter.check("k", 5, Duration::from_secs(60)).await, Err(RateLimitError::Unavailable(_))));
+}
+
+#[tokio::test]
+async fn after_redis_restarts_the_adapters_work_again_on_a_fresh_shared_connection() {
+    let (mut server, pool) = PrivateRedis::start().await;
+    let cache = RedisCache::new(pool.clone());
+    let state = RedisStateStore::new(pool.clone());
+    cache.set_key("k", "before", None).await.unwrap();
+    let port = server.port;
+    server.stop();
+    assert!(matches!(cache.get_key("k").await, Err(CacheError::Unavailable(_))));
+    let (_again, _) = PrivateRedis::start_on(Some(port)).await;
+    // The dead shared connection is retired by the error it gave; the next calls reserve a
+    // fresh one (after the checkout breaker's second, if a checkout failed meanwhile).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        match cache.get_key("k").await {
+            Ok(v) => {
+                assert_eq!(v, None, "the restarted Redis started empty");
+                break;
+            }
+            Err(e) => assert!(tokio::time::Instant::now() < deadline, "still failing after the restart: {e}"),
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    cache.set_key("k", "after", None).await.unwrap();
+    assert_eq!(cache.get_key("k").await.unwrap().as_deref(), Some("after"));
+    assert_eq!(state.get(UserId(1)).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn many_concurrent_calls_share_one_connection_from_a_pool_of_two() {
+    let (_server, pool) = PrivateRedis::start().await;
+    let cache = RedisCache::new(pool);
+    let calls = (0..200).map(|i| {
+        let cache = cache.clone();
+        async move { cache.set_key(&format!("k{i}"), "v", None).await }
+    });
+    for r in futures::future::join_all(calls).await {
+        r.unwrap();
+    }
 }

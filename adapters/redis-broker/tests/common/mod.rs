@@ -87,7 +87,7 @@ impl TestRedis {
     /// Runs one raw command (to look at keys the way Redis sees them).
     pub async fn raw<T: redis::FromRedisValue>(&self, cmd: &redis::Cmd) -> T {
         let mut conn = self.pool.get().await.expect("a connection");
-        cmd.query_async(&mut *conn).await.expect("the raw command")
+        cmd.query_async(&mut conn).await.expect("the raw command")
     }
 
     /// `<prefix>:<part>:…`, as the adapters name keys.

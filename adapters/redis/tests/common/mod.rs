@@ -71,7 +71,7 @@ impl TestRedis {
     /// Runs one raw command (to look at keys the way Redis sees them).
     pub async fn raw<T: redis::FromRedisValue>(&self, cmd: &redis::Cmd) -> T {
         let mut conn = self.pool.get().await.expect("a connection");
-        cmd.query_async(&mut *conn).await.expect("the raw command")
+        cmd.query_async(&mut conn).await.expect("the raw command")
     }
 
     /// The remaining TTL of a full key name in ms (-2: no key, -1: no TTL).
@@ -104,7 +104,14 @@ pub struct PrivateRedis {
 impl PrivateRedis {
     /// Starts it and waits (polling, at most 10 s) until it answers.
     pub async fn start() -> (Self, RedisPool) {
-        let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port();
+        Self::start_on(None).await
+    }
+
+    /// Starts it on `port` (a free one if `None`) and waits until it answers.
+    pub async fn start_on(port: Option<u16>) -> (Self, RedisPool) {
+        let port = port.unwrap_or_else(|| {
+            TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port()
+        });
         let child = Command::new("redis-server")
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
             .stdout(Stdio::null())
