@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use goodrobot_domain::task::{TaskId, TaskState};
+use goodrobot_domain::task::{StateUpdate, TaskId, TaskMessage, TaskState};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
@@ -88,6 +88,28 @@ impl TaskEvent {
             error_kind: r.error.as_ref().map(|e| e.kind.clone()),
         }
     }
+
+    /// The event of a change a worker wrote, without the record: the same event as
+    /// [`Self::of`] the record after `u` would give, where `started_at` is when this
+    /// delivery started (the runtime of a terminal state is counted from it).
+    pub fn of_update(msg: &TaskMessage, u: &StateUpdate, started_at: Option<DateTime<Utc>>) -> Self {
+        let seconds = |from: DateTime<Utc>, to: DateTime<Utc>| (to - from).num_microseconds().map(|us| us as f64 / 1e6);
+        let runtime_s = if u.state.is_terminal() { started_at.and_then(|s| seconds(s, u.at)) } else { None };
+        let wait_s = (u.state == TaskState::Started)
+            .then(|| seconds(msg.eta.unwrap_or(msg.created_at).max(msg.created_at), u.at))
+            .flatten();
+        Self {
+            task_id: msg.id,
+            name: msg.name.clone(),
+            queue: msg.queue.to_string(),
+            state: u.state,
+            at: u.at,
+            worker: u.worker.clone(),
+            runtime_s,
+            wait_s,
+            error_kind: u.error.as_ref().map(|e| e.kind.clone()),
+        }
+    }
 }
 
 /// A bounded history of task events (a capped stream): survives monitor restarts.
@@ -104,4 +126,55 @@ pub trait EventLog: Send + Sync {
     /// # Errors
     /// `Unavailable`.
     async fn recent(&self, limit: usize) -> Result<Vec<TaskEvent>, MonitorError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use goodrobot_domain::task::{QueueName, TaskFailure, TaskRecord};
+
+    fn message(eta: Option<DateTime<Utc>>) -> TaskMessage {
+        let t0 = DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+        TaskMessage {
+            id: TaskId::generate(),
+            name: "diag.noop".into(),
+            args: serde_json::json!({}),
+            queue: QueueName::default_queue(),
+            priority: Default::default(),
+            eta,
+            expires: None,
+            parent_id: None,
+            root_id: None,
+            retries: 0,
+            max_retries: 3,
+            retry_delay_secs: 60,
+            soft_time_limit_secs: None,
+            time_limit_secs: None,
+            dedup_key: None,
+            created_at: t0,
+        }
+    }
+
+    /// The worker's events without the record are the events of the record.
+    #[test]
+    fn an_update_gives_the_event_its_record_would_give() {
+        let t0 = DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+        for eta in [None, Some(t0 + chrono::Duration::seconds(2))] {
+            let msg = message(eta);
+            let mut rec = TaskRecord::pending(&msg, t0);
+            let mut started = StateUpdate::new(TaskState::Started, t0 + chrono::Duration::milliseconds(2500));
+            started.worker = Some("w1".into());
+            started.fence = Some(1);
+            assert!(rec.apply(&started));
+            assert_eq!(TaskEvent::of_update(&msg, &started, None), TaskEvent::of(&rec));
+            let mut failed = StateUpdate::new(TaskState::Failure, t0 + chrono::Duration::milliseconds(4000));
+            failed.worker = Some("w1".into());
+            failed.fence = Some(1);
+            failed.error = Some(TaskFailure::new("Boom", "no"));
+            assert!(rec.apply(&failed));
+            let ev = TaskEvent::of_update(&msg, &failed, Some(started.at));
+            assert_eq!(ev, TaskEvent::of(&rec));
+            assert_eq!((ev.runtime_s, ev.error_kind.as_deref()), (Some(1.5), Some("Boom")));
+        }
+    }
 }

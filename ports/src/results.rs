@@ -27,6 +27,13 @@ pub trait ResultBackend: Send + Sync {
     /// # Errors
     /// `Unavailable`.
     async fn record(&self, msg: &TaskMessage, update: &StateUpdate) -> Result<TaskRecord, ResultError>;
+    /// [`Self::record`] without reading the record back (the worker's hot path: it knows
+    /// what it wrote). Returns whether the change applied: false if the record was terminal
+    /// or carries a newer delivery's fence.
+    ///
+    /// # Errors
+    /// `Unavailable`.
+    async fn record_applied(&self, msg: &TaskMessage, update: &StateUpdate) -> Result<bool, ResultError>;
     /// Applies a state change to an existing record; `None` if there is none.
     ///
     /// # Errors

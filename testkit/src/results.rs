@@ -114,6 +114,62 @@ pub async fn results_stale_fenced_write_is_refused(fx: ResultsFixture) {
     assert_eq!((after.state, after.fence), (TaskState::Started, Some(2)));
 }
 
+/// The worker's lifecycle written both ways: `record_applied` leaves the same record as
+/// `record` (only the id differs), and says whether each change applied.
+pub async fn results_record_applied_writes_what_record_writes(fx: ResultsFixture) {
+    let (a, b) = (message(), message());
+    let received = StateUpdate { fence: Some(1), worker: Some("w1".into()), ..update(TaskState::Received) };
+    let started =
+        StateUpdate { fence: Some(1), worker: Some("w1".into()), attempt: Some(1), ..update(TaskState::Started) };
+    let progress =
+        StateUpdate { fence: Some(1), progress: Some(json!({"percent": 50})), ..update(TaskState::Progress) };
+    let retry = StateUpdate {
+        fence: Some(1),
+        error: Some(goodrobot_domain::task::TaskFailure::new("Boom", "once")),
+        retries: Some(1),
+        eta: Some(Utc::now()),
+        ..update(TaskState::Retry)
+    };
+    let again =
+        StateUpdate { fence: Some(2), worker: Some("w2".into()), attempt: Some(2), ..update(TaskState::Started) };
+    let done = StateUpdate { fence: Some(2), ..success(json!({"n": 1})) };
+    fx.results.create(&TaskRecord::pending(&a, Utc::now())).await.unwrap();
+    fx.results.create(&TaskRecord { id: b.id, ..fx.results.get(a.id).await.unwrap().unwrap() }).await.unwrap();
+    for u in [&received, &started, &progress, &retry, &again, &done] {
+        fx.results.record(&a, u).await.unwrap();
+        assert!(fx.results.record_applied(&b, u).await.unwrap(), "{:?} applies", u.state);
+    }
+    let (ra, rb) = (fx.results.get(a.id).await.unwrap().unwrap(), fx.results.get(b.id).await.unwrap().unwrap());
+    assert_eq!(TaskRecord { id: ra.id, ..rb }, ra);
+    assert_eq!((ra.state, ra.result, ra.attempts), (TaskState::Success, Some(json!({"n": 1})), 2));
+}
+
+pub async fn results_record_applied_creates_a_missing_record(fx: ResultsFixture) {
+    let msg = message();
+    assert!(fx.results.record_applied(&msg, &update(TaskState::Started)).await.unwrap());
+    let rec = fx.results.get(msg.id).await.unwrap().unwrap();
+    assert_eq!((rec.id, rec.state, &rec.name), (msg.id, TaskState::Started, &msg.name));
+    assert!(rec.started_at.is_some() && rec.received_at.is_some());
+}
+
+pub async fn results_record_applied_says_when_the_guard_refused(fx: ResultsFixture) {
+    let msg = message();
+    fx.results.create(&TaskRecord::pending(&msg, Utc::now())).await.unwrap();
+    assert!(
+        fx.results.record_applied(&msg, &StateUpdate { fence: Some(2), ..update(TaskState::Started) }).await.unwrap()
+    );
+    let stale = StateUpdate { fence: Some(1), ..success(json!("stale")) };
+    assert!(!fx.results.record_applied(&msg, &stale).await.unwrap(), "a stale fence is refused");
+    assert_eq!(fx.results.get(msg.id).await.unwrap().unwrap().state, TaskState::Started);
+    assert!(fx.results.record_applied(&msg, &StateUpdate { fence: Some(2), ..success(json!(1)) }).await.unwrap());
+    let late = StateUpdate { fence: Some(3), ..update(TaskState::Started) };
+    assert!(!fx.results.record_applied(&msg, &late).await.unwrap(), "a terminal record is final");
+    let rec = fx.results.get(msg.id).await.unwrap().unwrap();
+    assert_eq!((rec.state, rec.result), (TaskState::Success, Some(json!(1))));
+    // A terminal write through `record_applied` wakes a waiter like any other.
+    assert_eq!(fx.results.wait(msg.id, PATIENCE).await.unwrap().unwrap().state, TaskState::Success);
+}
+
 pub async fn results_update_of_a_missing_record_is_none(fx: ResultsFixture) {
     let id = TaskId::generate();
     assert_eq!(fx.results.update(id, &update(TaskState::Started)).await.unwrap(), None);

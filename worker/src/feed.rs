@@ -1,7 +1,6 @@
 //! What a worker tells the monitor: a heartbeat every few seconds and an event per task
 //! state change, batched so the hot path never waits for the monitor's store.
 
-use goodrobot_domain::task::TaskRecord;
 use goodrobot_ports::{EventLog, TaskEvent, WorkerInfo, WorkerRegistry};
 use std::{
     sync::{
@@ -54,8 +53,7 @@ impl EventFeed {
     }
 
     /// Queues the event of a record's new state (dropped, and counted, if the buffer is full).
-    pub(crate) fn emit(&self, r: &TaskRecord) {
-        let ev = TaskEvent::of(r);
+    pub(crate) fn emit(&self, ev: TaskEvent) {
         if self.tx.try_send(ev).is_err() && self.dropped.fetch_add(1, Ordering::Relaxed).is_multiple_of(1000) {
             tracing::warn!("task event buffer full; events dropped");
         }

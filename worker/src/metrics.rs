@@ -6,8 +6,7 @@
 //! The hot path only touches the `prometheus` crate's atomics. Task names are label values
 //! only when this worker has a handler for them (a closed set); any other is `unregistered`.
 
-use chrono::{DateTime, Utc};
-use goodrobot_domain::task::{QueueName, TaskRecord, TaskState};
+use goodrobot_domain::task::{QueueName, TaskState};
 use goodrobot_ports::{Broker, QueueStats};
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
@@ -136,9 +135,10 @@ impl Instruments {
     }
 
     /// A task started: its wait since enqueue (or eta) is observed.
-    pub(crate) fn started(&self, name: &str, r: &TaskRecord) {
-        if let Some(secs) = wait_secs(r) {
-            self.wait.with_label_values(&[name]).observe(secs);
+    /// A task started `wait` seconds after it was due (its eta, else its creation).
+    pub(crate) fn started(&self, name: &str, wait: Option<f64>) {
+        if let Some(secs) = wait {
+            self.wait.with_label_values(&[name]).observe(secs.max(0.0));
         }
     }
 
@@ -162,15 +162,6 @@ impl Instruments {
 
 /// Seconds from the later of enqueue and eta to the start (never negative: clocks of the
 /// producer and the worker may differ a little).
-fn wait_secs(r: &TaskRecord) -> Option<f64> {
-    let since = r.eta.unwrap_or(r.created_at).max(r.created_at);
-    Some(seconds_between(since, r.started_at?))
-}
-
-fn seconds_between(from: DateTime<Utc>, to: DateTime<Utc>) -> f64 {
-    ((to - from).num_microseconds().unwrap_or(0) as f64 / 1e6).max(0.0)
-}
-
 /// What a scrape of a worker reads: its instruments and its queues' depths (cheap to clone).
 #[derive(Clone)]
 pub struct WorkerMetrics {
@@ -265,16 +256,4 @@ fn queue_families<'a>(
     let mut families = depth.collect();
     families.extend(up.collect());
     families
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_wait_is_in_seconds_and_never_negative() {
-        let t0 = DateTime::from_timestamp(1_700_000_000, 0).unwrap();
-        assert_eq!(seconds_between(t0, t0 + chrono::Duration::milliseconds(1500)), 1.5);
-        assert_eq!(seconds_between(t0 + chrono::Duration::seconds(9), t0), 0.0);
-    }
 }

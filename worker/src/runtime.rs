@@ -2,7 +2,7 @@
 
 use futures::FutureExt;
 use goodrobot_domain::task::{StateUpdate, TaskFailure, TaskId, TaskMessage, TaskState, spec};
-use goodrobot_ports::{BrokerError, Delivery, FetchRequest, LeaseToken, services::TaskService};
+use goodrobot_ports::{BrokerError, Delivery, FetchRequest, LeaseToken, TaskEvent, services::TaskService};
 use std::{
     collections::HashMap,
     panic::AssertUnwindSafe,
@@ -253,10 +253,17 @@ impl Runtime {
             forget();
             return;
         }
-        match self.deps.results.record(msg, &self.update(TaskState::Started, &d)).await {
-            Ok(r) => {
-                self.metrics.started(label, &r);
-                self.events.emit(&r);
+        let started_update = self.update(TaskState::Started, &d);
+        let started_at = started_update.at;
+        match self.deps.results.record_applied(msg, &started_update).await {
+            Ok(applied) => {
+                let ev = TaskEvent::of_update(msg, &started_update, None);
+                self.metrics.started(label, ev.wait_s);
+                if applied {
+                    self.events.emit(ev);
+                } else {
+                    tracing::debug!("STARTED not recorded: the record is final or a newer delivery's");
+                }
             }
             Err(e) => {
                 tracing::warn!(error = %e, "cannot record STARTED; handing the task back");
@@ -315,14 +322,15 @@ impl Runtime {
             Ended::Finished(Ok(result)) => {
                 let mut u = self.update(TaskState::Success, &d);
                 u.result = Some(result);
-                self.finish(&d, u, Finish::Ack).await;
+                self.finish_started(&d, u, Finish::Ack, Some(started_at)).await;
             }
-            Ended::Finished(Err(e)) => self.failed(&d, e).await,
-            Ended::Panicked(m) => self.failed(&d, TaskError::permanent("HandlerPanicked", m)).await,
+            Ended::Finished(Err(e)) => self.failed(&d, e, started_at).await,
+            Ended::Panicked(m) => self.failed(&d, TaskError::permanent("HandlerPanicked", m), started_at).await,
             Ended::TimeLimit(s) => {
                 self.failed(
                     &d,
                     TaskError::permanent("TimeLimitExceeded", format!("hard time limit of {s} s exceeded")),
+                    started_at,
                 )
                 .await;
             }
@@ -360,7 +368,7 @@ impl Runtime {
 
     /// A failed run: retry within `max_retries` if the error allows, else FAILURE and the
     /// dead-letter list (from where it can be replayed).
-    async fn failed(&self, d: &Delivery, e: TaskError) {
+    async fn failed(&self, d: &Delivery, e: TaskError, started_at: chrono::DateTime<chrono::Utc>) {
         let msg = &d.message;
         if e.is_retryable() && msg.retries < msg.max_retries {
             let delay = match &e {
@@ -376,7 +384,7 @@ impl Runtime {
             u.eta = Some(at);
             u.retries = Some(next.retries);
             tracing::info!(error = %e, retry = next.retries, eta = %at.to_rfc3339(), "task will be retried");
-            return self.finish(d, u, Finish::Retry(Box::new(next), at)).await;
+            return self.finish_started(d, u, Finish::Retry(Box::new(next), at), Some(started_at)).await;
         }
         let mut failure = e.to_failure();
         if e.is_retryable() {
@@ -385,15 +393,30 @@ impl Runtime {
         tracing::warn!(kind = %failure.kind, error = %failure.message, "task failed");
         let mut u = self.update(TaskState::Failure, d);
         u.error = Some(failure.clone());
-        self.finish(d, u, Finish::DeadLetter(failure)).await;
+        self.finish_started(d, u, Finish::DeadLetter(failure), Some(started_at)).await;
+    }
+
+    /// Settles a delivery that never started (revoked, expired, not registered).
+    async fn finish(&self, d: &Delivery, u: StateUpdate, how: Finish) {
+        self.finish_started(d, u, how, None).await;
     }
 
     /// Records the outcome, then settles the delivery with the broker. If the outcome
     /// cannot be recorded the task is handed back (it runs again: at least once).
-    async fn finish(&self, d: &Delivery, u: StateUpdate, how: Finish) {
+    /// `started_at`: when this delivery started running, if it did.
+    async fn finish_started(
+        &self,
+        d: &Delivery,
+        u: StateUpdate,
+        how: Finish,
+        started_at: Option<chrono::DateTime<chrono::Utc>>,
+    ) {
         let state = u.state;
-        match self.deps.results.record(&d.message, &u).await {
-            Ok(r) => self.events.emit(&r),
+        match self.deps.results.record_applied(&d.message, &u).await {
+            Ok(true) => self.events.emit(TaskEvent::of_update(&d.message, &u, started_at)),
+            Ok(false) => {
+                tracing::debug!(state = %state, "outcome not recorded: the record is final or a newer delivery's")
+            }
             Err(e) => {
                 tracing::error!(error = %e, state = %state, "cannot record the outcome; handing the task back");
                 let _ = self.deps.broker.release(&d.token).await;

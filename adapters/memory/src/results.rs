@@ -96,6 +96,22 @@ impl ResultBackend for MemoryResults {
         Ok(out)
     }
 
+    async fn record_applied(&self, msg: &TaskMessage, update: &StateUpdate) -> Result<bool, ResultError> {
+        let now = self.clock.now();
+        let applied = {
+            let mut records = lock(&self.records);
+            if records.get(&msg.id, now).is_none() {
+                records.insert(msg.id, TaskRecord::pending(msg, now), None, now);
+            }
+            let entry = records.get_mut(&msg.id, now).ok_or_else(|| ResultError::Internal("record vanished".into()))?;
+            let applied = entry.value.apply(update);
+            entry.expires_at = Some(after(now, self.ttl));
+            applied
+        };
+        self.written.notify_waiters();
+        Ok(applied)
+    }
+
     async fn update(&self, id: TaskId, update: &StateUpdate) -> Result<Option<TaskRecord>, ResultError> {
         Ok(self.write(id, |r| {
             r.apply(update);

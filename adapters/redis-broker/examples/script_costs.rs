@@ -103,25 +103,47 @@ async fn main() {
         }
         v
     }));
+    // Half the tasks through `record` (reads the record back), half through `record_applied`.
+    let (full, lean) = got.split_at(got.len() / 2);
+    let started = |d: &goodrobot_ports::Delivery| {
+        let mut u = StateUpdate::new(TaskState::Started, Utc::now());
+        u.fence = Some(d.token.fence);
+        u.worker = Some("w".into());
+        u.attempt = Some(d.attempt);
+        u
+    };
+    let success = |d: &goodrobot_ports::Delivery| {
+        let mut u = StateUpdate::new(TaskState::Success, Utc::now());
+        u.fence = Some(d.token.fence);
+        u.result = Some(serde_json::json!(1));
+        u
+    };
     cost!(
         c,
         "record STARTED",
-        for d in &got {
-            let mut u = StateUpdate::new(TaskState::Started, Utc::now());
-            u.fence = Some(d.token.fence);
-            u.worker = Some("w".into());
-            u.attempt = Some(d.attempt);
-            results.record(&d.message, &u).await.unwrap();
+        for d in full {
+            results.record(&d.message, &started(d)).await.unwrap();
         }
     );
     cost!(
         c,
         "record SUCCESS",
-        for d in &got {
-            let mut u = StateUpdate::new(TaskState::Success, Utc::now());
-            u.fence = Some(d.token.fence);
-            u.result = Some(serde_json::json!(1));
-            results.record(&d.message, &u).await.unwrap();
+        for d in full {
+            results.record(&d.message, &success(d)).await.unwrap();
+        }
+    );
+    cost!(
+        c,
+        "record_applied STARTED",
+        for d in lean {
+            assert!(results.record_applied(&d.message, &started(d)).await.unwrap());
+        }
+    );
+    cost!(
+        c,
+        "record_applied SUCCESS",
+        for d in lean {
+            assert!(results.record_applied(&d.message, &success(d)).await.unwrap());
         }
     );
     cost!(

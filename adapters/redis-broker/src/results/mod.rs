@@ -64,11 +64,9 @@ impl RedisResults {
         ms(self.inner.cfg.ttl)
     }
 
-    /// Applies `p` to the record of `id`, creating it from `create` first if it is missing;
-    /// the record afterwards, `None` if there is none (and nothing to create it from).
-    async fn apply(&self, id: TaskId, p: &Patch, create: Option<&TaskRecord>) -> Result<Option<TaskRecord>, Failure> {
-        let k = self.keys(id);
-        let mut cmd = self.inner.scripts.apply.call(&[&k.rec, &k.done]);
+    /// The arguments `result_apply` and `result_set` share: `p`, and the record to create
+    /// first if there is none.
+    fn patch_args(&self, cmd: &mut redis::Cmd, p: &Patch, create: Option<&TaskRecord>) -> Result<(), Failure> {
         cmd.arg(self.ttl_ms())
             .arg(&p.state)
             .arg(if p.terminal { "1" } else { "0" })
@@ -94,11 +92,32 @@ impl RedisResults {
                 cmd.arg(0);
             }
         }
+        Ok(())
+    }
+
+    /// Applies `p` to the record of `id`, creating it from `create` first if it is missing;
+    /// the record afterwards, `None` if there is none (and nothing to create it from).
+    async fn apply(&self, id: TaskId, p: &Patch, create: Option<&TaskRecord>) -> Result<Option<TaskRecord>, Failure> {
+        let k = self.keys(id);
+        let mut cmd = self.inner.scripts.apply.call(&[&k.rec, &k.done]);
+        self.patch_args(&mut cmd, p, create)?;
         let reply: Value = self.inner.redis.query(&cmd).await?;
         match array(&reply, "result apply")? {
             [found] if int(found, "result apply")? == 0 => Ok(None),
             [_, _applied, fields] => record(array(fields, "record")?),
             _ => Err(Failure::Internal(format!("unexpected result apply reply: {reply:?}"))),
+        }
+    }
+
+    /// [`Self::apply`] without reading the record back: `None` if there is no record (and
+    /// nothing to create it from), else whether the guard let the change apply.
+    async fn set(&self, id: TaskId, p: &Patch, create: Option<&TaskRecord>) -> Result<Option<bool>, Failure> {
+        let k = self.keys(id);
+        let mut cmd = self.inner.scripts.set.call(&[&k.rec, &k.done]);
+        self.patch_args(&mut cmd, p, create)?;
+        match self.inner.redis.query::<i64>(&cmd).await? {
+            -1 => Ok(None),
+            n => Ok(Some(n == 1)),
         }
     }
 
@@ -136,6 +155,16 @@ impl ResultBackend for RedisResults {
         }
         // Missing (expired, or never written): made from the message, then changed.
         let created = self.apply(msg.id, &p, Some(&TaskRecord::pending(msg, Utc::now()))).await?;
+        created.ok_or_else(|| ResultError::Internal("the record was not stored".into()))
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(task_id = %msg.id, state = %update.state), err)]
+    async fn record_applied(&self, msg: &TaskMessage, update: &StateUpdate) -> Result<bool, ResultError> {
+        let p = patch(update)?;
+        if let Some(applied) = self.set(msg.id, &p, None).await? {
+            return Ok(applied);
+        }
+        let created = self.set(msg.id, &p, Some(&TaskRecord::pending(msg, Utc::now()))).await?;
         created.ok_or_else(|| ResultError::Internal("the record was not stored".into()))
     }
 
