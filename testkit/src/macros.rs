@@ -117,6 +117,7 @@ macro_rules! broker_contract_tests {
         $crate::__contract_tests!(broker, $fixture;
             single: [
                 broker_enqueued_task_is_fetched_then_acked,
+                broker_concurrent_acks_over_queues_each_get_their_own_answer,
                 broker_fetch_of_an_empty_queue_returns_nothing,
                 broker_fetch_waits_for_an_enqueue,
                 broker_higher_priority_is_fetched_first_and_fifo_within_one,

@@ -23,6 +23,30 @@ pub async fn broker_enqueued_task_is_fetched_then_acked(fx: BrokerFixture) {
     assert_eq!((stats.ready, stats.delayed, stats.in_flight, stats.dead), (0, 0, 0, 0));
 }
 
+/// Many acks at once, over two queues, one of them with a token that lost its claim: that
+/// one is `LeaseLost`, every other task is gone, whatever the adapter batches.
+pub async fn broker_concurrent_acks_over_queues_each_get_their_own_answer(fx: BrokerFixture) {
+    let (a, b) = (unique_queue("acks-a"), unique_queue("acks-b"));
+    let msgs: Vec<_> = (0..40).map(|i| task_message(if i % 2 == 0 { &a } else { &b })).collect();
+    fx.broker.enqueue(&msgs).await.unwrap();
+    let mut tokens: Vec<_> = fetch_now(&fx, &a, 20).await.into_iter().map(|d| d.token).collect();
+    tokens.extend(fetch_now(&fx, &b, 20).await.into_iter().map(|d| d.token));
+    assert_eq!(tokens.len(), 40);
+    let mut stale = tokens[7].clone();
+    stale.fence += 1;
+    tokens[7] = stale;
+    let answers = futures::future::join_all(tokens.iter().map(|t| fx.broker.ack(t))).await;
+    for (i, (t, answer)) in tokens.iter().zip(answers).enumerate() {
+        if i == 7 {
+            assert_eq!(answer, Err(goodrobot_ports::BrokerError::LeaseLost(t.task_id)));
+        } else {
+            assert_eq!(answer, Ok(()), "ack {i}");
+        }
+    }
+    let (sa, sb) = (fx.broker.stats(&a).await.unwrap(), fx.broker.stats(&b).await.unwrap());
+    assert_eq!((sa.ready + sb.ready, sa.in_flight + sb.in_flight), (0, 1), "only the stale token's task is held");
+}
+
 pub async fn broker_fetch_of_an_empty_queue_returns_nothing(fx: BrokerFixture) {
     assert_nothing_due(&fx, &unique_queue("empty")).await;
 }
