@@ -1,16 +1,14 @@
 //! How the adapters talk to Redis: every non-blocking command goes over one multiplexed
-//! connection reserved from the shared pool (so concurrent calls pipeline on it and pay no
-//! per-call checkout), and each blocking wait (BLPOP/BLMOVE) gets a pooled connection of its
+//! connection reserved from the shared pool for this adapter (`goodrobot_redis::Reserved`:
+//! concurrent calls pipeline on it and pay no per-call checkout), and each blocking wait (BLPOP/BLMOVE) gets a pooled connection of its
 //! own, ended at a precise local deadline with `CLIENT UNBLOCK` (Redis itself only checks
 //! blocking timeouts every 1/hz s, 100 ms by default).
 
-use goodrobot_redis::{RedisPool, redis_error_kind};
-use redis::{
-    Cmd, ErrorKind, FromRedisValue, Pipeline, RedisError, Script, ServerErrorKind, Value, aio::MultiplexedConnection,
-};
+use goodrobot_redis::{RedisConn, RedisPool, Reserved, redis_error_kind};
+use redis::{Cmd, ErrorKind, FromRedisValue, Pipeline, RedisError, Script, ServerErrorKind, Value};
 use std::{
     sync::{
-        Arc, Mutex, PoisonError,
+        Arc,
         atomic::{AtomicU64, Ordering},
     },
     time::Duration,
@@ -52,22 +50,14 @@ const MIN_BLOCK: Duration = Duration::from_millis(3);
 /// wait normally ends by `CLIENT UNBLOCK` at the local deadline).
 const SERVER_SLACK: Duration = Duration::from_secs(1);
 
-/// The reserved connection and the pooled checkout that keeps it out of others' hands.
-struct Hot {
-    conn: MultiplexedConnection,
-    generation: u64,
-    /// Dropping this ends the task that holds the pooled checkout.
-    _hold: oneshot::Sender<()>,
-}
-
 /// Connections of one adapter instance (shared by its clones).
 pub(crate) struct Redis {
     pool: RedisPool,
     scripts: Vec<Lua>,
     response_timeout: Duration,
-    hot: Mutex<Option<Hot>>,
-    reserving: tokio::sync::Mutex<()>,
-    generations: AtomicU64,
+    reserved: Arc<Reserved>,
+    /// The reservation the scripts were last loaded on (0: none yet).
+    loaded: AtomicU64,
 }
 
 impl std::fmt::Debug for Redis {
@@ -79,74 +69,26 @@ impl std::fmt::Debug for Redis {
 impl Redis {
     /// `scripts` are loaded whenever a connection is reserved (and again after NOSCRIPT).
     pub(crate) fn new(pool: RedisPool, scripts: Vec<Lua>, response_timeout: Duration) -> Self {
-        Self {
-            pool,
-            scripts,
-            response_timeout,
-            hot: Mutex::new(None),
-            reserving: tokio::sync::Mutex::new(()),
-            generations: AtomicU64::new(0),
-        }
+        Self { pool, scripts, response_timeout, reserved: Reserved::new(), loaded: AtomicU64::new(0) }
     }
 
     pub(crate) fn pool(&self) -> &RedisPool {
         &self.pool
     }
 
-    fn current(&self) -> Option<(MultiplexedConnection, u64)> {
-        self.hot.lock().unwrap_or_else(PoisonError::into_inner).as_ref().map(|h| (h.conn.clone(), h.generation))
-    }
-
-    /// The reserved connection, reserving one first if there is none.
-    async fn conn(&self) -> Result<(MultiplexedConnection, u64), Failure> {
-        if let Some(c) = self.current() {
-            return Ok(c);
-        }
-        let _one_at_a_time = self.reserving.lock().await;
-        if let Some(c) = self.current() {
-            return Ok(c);
-        }
-        let (conn_tx, conn_rx) = oneshot::channel();
-        let (hold_tx, hold_rx) = oneshot::channel::<()>();
-        let pool = self.pool.clone();
-        tokio::spawn(async move {
-            match pool.checkout().await {
-                Ok(checkout) => {
-                    if conn_tx.send(Ok((*checkout).clone())).is_ok() {
-                        // Held until the adapter drops it or finds it broken.
-                        let _ = hold_rx.await;
-                    }
-                }
-                Err(e) => {
-                    let _ = conn_tx.send(Err(e));
-                }
-            }
-        });
-        let mut conn = conn_rx
-            .await
-            .map_err(|_| Failure::Unavailable("connection reservation ended".into()))?
-            .map_err(Failure::Unavailable)?;
+    /// This adapter's reserved connection, with its response timeout and its scripts loaded.
+    async fn conn(&self) -> Result<RedisConn, Failure> {
+        let mut conn = self.reserved.get(&self.pool).await.map_err(Failure::Unavailable)?;
         conn.set_response_timeout(self.response_timeout);
-        self.load_scripts(&mut conn).await.map_err(|e| Failure::of(&e))?;
-        let generation = self.generations.fetch_add(1, Ordering::Relaxed) + 1;
-        *self.hot.lock().unwrap_or_else(PoisonError::into_inner) =
-            Some(Hot { conn: conn.clone(), generation, _hold: hold_tx });
-        Ok((conn, generation))
+        let generation = conn.generation();
+        if self.loaded.load(Ordering::Relaxed) != generation {
+            self.load_scripts(&mut conn).await.map_err(|e| Failure::of(&e))?;
+            self.loaded.store(generation, Ordering::Relaxed);
+        }
+        Ok(conn)
     }
 
-    /// Forgets the reserved connection after a connection-level error (the next call
-    /// reserves a fresh one; the pool tests the old one before handing it out again).
-    fn broken(&self, generation: u64, e: &RedisError) {
-        if !(e.is_io_error() || e.is_connection_dropped() || e.is_timeout() || e.is_unrecoverable_error()) {
-            return;
-        }
-        let mut hot = self.hot.lock().unwrap_or_else(PoisonError::into_inner);
-        if hot.as_ref().is_some_and(|h| h.generation == generation) {
-            *hot = None;
-        }
-    }
-
-    async fn load_scripts(&self, conn: &mut MultiplexedConnection) -> Result<(), RedisError> {
+    async fn load_scripts(&self, conn: &mut RedisConn) -> Result<(), RedisError> {
         let mut load = redis::pipe();
         for s in &self.scripts {
             load.cmd("SCRIPT").arg("LOAD").arg(&s.code);
@@ -157,7 +99,7 @@ impl Redis {
     /// Runs one command (an `EVALSHA` of one of this instance's scripts is retried once
     /// after loading the scripts if Redis lost them).
     pub(crate) async fn query<T: FromRedisValue>(&self, cmd: &Cmd) -> Result<T, Failure> {
-        let (mut conn, generation) = self.conn().await?;
+        let mut conn = self.conn().await?;
         let mut result = cmd.query_async::<T>(&mut conn).await;
         if let Err(e) = &result
             && is_noscript(e)
@@ -165,17 +107,14 @@ impl Redis {
             self.load_scripts(&mut conn).await.map_err(|e| Failure::of(&e))?;
             result = cmd.query_async::<T>(&mut conn).await;
         }
-        result.map_err(|e| {
-            self.broken(generation, &e);
-            Failure::of(&e)
-        })
+        result.map_err(|e| Failure::of(&e))
     }
 
     /// Runs a pipeline (retried once after loading the scripts if Redis lost them: its
     /// scripts did not run then, and the other commands the adapters pipeline with scripts
     /// are reads or idempotent adds).
     pub(crate) async fn pipeline<T: FromRedisValue>(&self, pipe: &Pipeline) -> Result<T, Failure> {
-        let (mut conn, generation) = self.conn().await?;
+        let mut conn = self.conn().await?;
         let mut result = pipe.query_async::<T>(&mut conn).await;
         if let Err(e) = &result
             && is_noscript(e)
@@ -183,10 +122,7 @@ impl Redis {
             self.load_scripts(&mut conn).await.map_err(|e| Failure::of(&e))?;
             result = pipe.query_async::<T>(&mut conn).await;
         }
-        result.map_err(|e| {
-            self.broken(generation, &e);
-            Failure::of(&e)
-        })
+        result.map_err(|e| Failure::of(&e))
     }
 
     /// Runs a blocking command built by `make` from its server timeout in seconds, on a

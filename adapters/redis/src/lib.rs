@@ -9,14 +9,16 @@
 mod cache;
 mod pool;
 mod rate_limit;
+mod reserved;
 mod resilient;
 mod session;
 mod state;
 mod ttl;
 
 pub use cache::RedisCache;
-pub use pool::{RedisConfig, RedisConn, RedisPool, RedisSetupError, redis_error_kind};
+pub use pool::{RedisConfig, RedisPool, RedisSetupError, redis_error_kind};
 pub use rate_limit::RedisRateLimiter;
+pub use reserved::{RedisConn, Reserved};
 pub use resilient::{FailPolicy, ResilientRateLimiter};
 pub use session::RedisSessionStore;
 pub use state::RedisStateStore;

@@ -1,22 +1,13 @@
 //! The connections every Redis adapter shares, and key naming under one prefix.
 //!
-//! Non-blocking commands go over one multiplexed connection reserved from the pool and shared
-//! by every adapter and task ([`RedisPool::get`]): concurrent calls pipeline on it and pay no
-//! per-call checkout (bb8 pings a connection on every checkout, one more round trip per
-//! call). A connection-level error on it makes the next call reserve a fresh one, through
-//! the pool and its checkout circuit breaker. Blocking commands check out a connection of
-//! their own ([`RedisPool::checkout`]).
+//! Non-blocking commands of the key-value adapters go over one [`Reserved`] multiplexed
+//! connection ([`RedisPool::get`]). Blocking commands check out a connection of their own
+//! ([`RedisPool::checkout`]).
 
 use bb8_redis::RedisConnectionManager;
-use redis::{Cmd, Pipeline, RedisError, RedisFuture, Value, aio::ConnectionLike, aio::MultiplexedConnection};
-use std::{
-    sync::{
-        Arc, Mutex, PoisonError,
-        atomic::{AtomicU64, Ordering},
-    },
-    time::Duration,
-};
-use tokio::sync::oneshot;
+use std::{sync::Arc, time::Duration};
+
+use crate::reserved::{RedisConn, Reserved};
 
 /// How to reach Redis.
 #[derive(Clone)]
@@ -60,86 +51,7 @@ pub struct RedisPool {
     pool: bb8::Pool<RedisConnectionManager>,
     prefix: Arc<str>,
     breaker: Arc<Breaker>,
-    shared: Arc<Shared>,
-}
-
-/// The reserved connection behind [`RedisPool::get`].
-#[derive(Debug, Default)]
-struct Shared {
-    hot: Mutex<Option<Hot>>,
-    reserving: tokio::sync::Mutex<()>,
-    generations: AtomicU64,
-}
-
-#[derive(Debug)]
-struct Hot {
-    conn: MultiplexedConnection,
-    generation: u64,
-    /// Dropping this ends the task that holds the pooled checkout.
-    _hold: oneshot::Sender<()>,
-}
-
-impl Shared {
-    fn current(&self) -> Option<(MultiplexedConnection, u64)> {
-        self.hot.lock().unwrap_or_else(PoisonError::into_inner).as_ref().map(|h| (h.conn.clone(), h.generation))
-    }
-
-    /// Forgets the reserved connection after a connection-level error (the next call
-    /// reserves a fresh one; the pool tests the old one before handing it out again).
-    fn broken(&self, generation: u64, e: &RedisError) {
-        if !(e.is_io_error() || e.is_connection_dropped() || e.is_timeout() || e.is_unrecoverable_error()) {
-            return;
-        }
-        let mut hot = self.hot.lock().unwrap_or_else(PoisonError::into_inner);
-        if hot.as_ref().is_some_and(|h| h.generation == generation) {
-            *hot = None;
-        }
-    }
-}
-
-/// A handle on the shared connection: use it as `&mut conn` wherever redis wants a
-/// connection. A connection-level error through it retires the shared connection.
-pub struct RedisConn {
-    conn: MultiplexedConnection,
-    generation: u64,
-    shared: Arc<Shared>,
-}
-
-impl std::fmt::Debug for RedisConn {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RedisConn").field("generation", &self.generation).finish_non_exhaustive()
-    }
-}
-
-impl ConnectionLike for RedisConn {
-    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
-        Box::pin(async move {
-            let r = self.conn.req_packed_command(cmd).await;
-            if let Err(e) = &r {
-                self.shared.broken(self.generation, e);
-            }
-            r
-        })
-    }
-
-    fn req_packed_commands<'a>(
-        &'a mut self,
-        pipeline: &'a Pipeline,
-        offset: usize,
-        count: usize,
-    ) -> RedisFuture<'a, Vec<Value>> {
-        Box::pin(async move {
-            let r = self.conn.req_packed_commands(pipeline, offset, count).await;
-            if let Err(e) = &r {
-                self.shared.broken(self.generation, e);
-            }
-            r
-        })
-    }
-
-    fn get_db(&self) -> i64 {
-        self.conn.get_db()
-    }
+    shared: Arc<Reserved>,
 }
 
 /// After a failed checkout, further checkouts fail at once for [`Breaker::OPEN_FOR`]: while
@@ -215,43 +127,7 @@ impl RedisPool {
     /// # Errors
     /// No connection within the pool's timeout (Redis down or pool exhausted), described.
     pub async fn get(&self) -> Result<RedisConn, String> {
-        let shared = &self.shared;
-        let (conn, generation) = match shared.current() {
-            Some(c) => c,
-            None => {
-                let _one_at_a_time = shared.reserving.lock().await;
-                match shared.current() {
-                    Some(c) => c,
-                    None => self.reserve().await?,
-                }
-            }
-        };
-        Ok(RedisConn { conn, generation, shared: shared.clone() })
-    }
-
-    /// Checks a connection out and keeps it out (in a task of its own) as the shared one.
-    async fn reserve(&self) -> Result<(MultiplexedConnection, u64), String> {
-        let (conn_tx, conn_rx) = oneshot::channel();
-        let (hold_tx, hold_rx) = oneshot::channel::<()>();
-        let pool = self.clone();
-        tokio::spawn(async move {
-            match pool.checkout().await {
-                Ok(checkout) => {
-                    if conn_tx.send(Ok((*checkout).clone())).is_ok() {
-                        // Held until the shared connection is found broken or the pool dropped.
-                        let _ = hold_rx.await;
-                    }
-                }
-                Err(e) => {
-                    let _ = conn_tx.send(Err(e));
-                }
-            }
-        });
-        let conn = conn_rx.await.map_err(|_| "connection reservation ended".to_owned())??;
-        let generation = self.shared.generations.fetch_add(1, Ordering::Relaxed) + 1;
-        *self.shared.hot.lock().unwrap_or_else(PoisonError::into_inner) =
-            Some(Hot { conn: conn.clone(), generation, _hold: hold_tx });
-        Ok((conn, generation))
+        self.shared.get(self).await
     }
 
     /// A pooled connection of the caller's own (for blocking commands, or to hold).
