@@ -17,7 +17,7 @@ use crate::{
     body::JsonBody,
     dto::{AssignAccepted, BidDto, BidList, PlaceBid},
     params::Lenient,
-    problem::{ApiResult, Problem},
+    problem::{ApiResult, Problem, ProblemExt},
 };
 
 #[derive(Debug, ApiResponse)]

@@ -23,7 +23,7 @@ use poem_openapi::{
 use serde::de::DeserializeOwned;
 use serde_json::error::Category;
 
-use crate::problem::Problem;
+use crate::problem::{Problem, ProblemExt};
 
 /// The largest request body read, in bytes (a task's arguments may be at most 64 KiB).
 pub const MAX_BODY_BYTES: usize = 256 * 1024;

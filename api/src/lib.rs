@@ -35,10 +35,7 @@ mod users;
 pub use config::{ApiConfig, ConfigError, ExposedWithoutKeys, check_exposure};
 pub use state::AppState;
 
-use poem::{
-    Endpoint, EndpointExt, IntoResponse, Response, Route, Server, get, http::StatusCode, listener::TcpAcceptor,
-    middleware::CatchPanic,
-};
+use poem::{Endpoint, EndpointExt, Response, Route, Server, get, listener::TcpAcceptor, middleware::CatchPanic};
 use poem_openapi::{OpenApiService, Tags};
 use std::{sync::Arc, time::Duration};
 use tokio_util::sync::CancellationToken;
@@ -112,27 +109,15 @@ pub fn app(state: AppState) -> impl Endpoint<Output = Response> + 'static {
         .nest("/docs", docs)
         .at("/openapi.json", spec)
         .at("/metrics", get(metrics::Scrape(state.metrics.clone())))
-        .catch_all_error(problem::render_error)
+        .catch_all_error(problem::Problem::render_error)
         .with(body::BodyLimit)
         .with(security_headers::SecurityHeaders);
     let cors = state.cors.clone();
     routes
         .with_if(cors.is_enabled(), cors)
-        .with(CatchPanic::new().with_handler(on_panic))
+        .with(CatchPanic::new().with_handler(problem::Problem::render_panic))
         .with(metrics::HttpMetrics { metrics: state.metrics.clone(), routes: operations })
         .with(request_id::RequestId)
-}
-
-/// A handler that panicked: logged, and an opaque 500 like any other internal error.
-fn on_panic(panic: Box<dyn std::any::Any + Send>) -> Response {
-    let message = panic
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_owned())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_default();
-    tracing::error!(panic = %message, "a handler panicked");
-    problem::Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "the server could not handle this request")
-        .into_response()
 }
 
 /// Serves [`app`] on `listener` until `shutdown` is cancelled, then stops accepting and lets

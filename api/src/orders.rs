@@ -13,7 +13,7 @@ use crate::{
     body::JsonBody,
     dto::{CreateOrder, OrderDto, OrderPage, OrderStatusDto, page},
     params::Lenient,
-    problem::{ApiResult, Problem},
+    problem::{ApiResult, Problem, ProblemExt},
 };
 
 #[derive(Debug, ApiResponse)]

@@ -15,7 +15,7 @@ use crate::{
     actions,
     auth::Authed,
     model::{ActionView, OverviewView, PurgeView, QueueView, TaskDetailView, TaskPageView, WorkerView},
-    problem::{ApiResult, Problem},
+    problem::{ApiResult, Problem, ProblemExt},
     read::{
         overview::{overview, queues, workers},
         task_detail::detail,

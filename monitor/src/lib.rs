@@ -24,7 +24,6 @@ pub use state::{MonitorDeps, MonitorState};
 
 use poem::{
     Endpoint, EndpointExt, IntoResponse, Response, Route, Server, get, handler,
-    http::StatusCode,
     listener::TcpAcceptor,
     middleware::{CatchPanic, Tracing},
     post,
@@ -108,24 +107,12 @@ pub fn app(state: MonitorState) -> impl Endpoint<Output = Response> + 'static {
             get(pages::queues::purge_confirm).post(pages::queues::purge_submit).with(page(&state)),
         )
         .nest("/api", api.with(Guard::new(state.clone(), GuardKind::Api)))
-        .catch_all_error(problem::render_error)
+        .catch_all_error(Problem::render_error)
         .with(body_limit::BodyLimit(MAX_BODY_BYTES))
         .with(security_headers::SecurityHeaders)
         .data(state)
-        .with(CatchPanic::new().with_handler(on_panic))
+        .with(CatchPanic::new().with_handler(Problem::render_panic))
         .with(Tracing)
-}
-
-/// A handler that panicked: logged, and an opaque 500 like any other internal error.
-fn on_panic(panic: Box<dyn std::any::Any + Send>) -> Response {
-    let message = panic
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_owned())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_default();
-    tracing::error!(panic = %message, "a handler panicked");
-    Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "the server could not handle this request")
-        .into_response()
 }
 
 /// Serves [`app`] on `listener` until `shutdown` is cancelled, then lets in-flight requests

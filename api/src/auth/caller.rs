@@ -6,7 +6,7 @@ use poem::{Endpoint, IntoResponse, Middleware, Request, Response, Result, http::
 use std::sync::Arc;
 
 use super::keys::{ApiKeys, KeyId, KeyRole};
-use crate::problem::Problem;
+use crate::problem::{Problem, ProblemExt};
 
 /// The caller of a request, as [`Authenticate`] found it (in the request's extensions).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -15,7 +15,7 @@ use crate::{
         session::session_token,
     },
     pages::layout::{error_page, percent_encode},
-    problem::Problem,
+    problem::{Problem, ProblemExt},
     state::MonitorState,
 };
 
