@@ -20,6 +20,13 @@ pub trait ResultBackend: Send + Sync {
     /// # Errors
     /// `Unavailable`.
     async fn create(&self, record: &TaskRecord) -> Result<bool, ResultError>;
+    /// Stores records whose ids were generated just now (a bulk submit, where no task id can
+    /// be chosen: no record can have them yet), without [`Self::create`]'s existence check
+    /// and in one round trip.
+    ///
+    /// # Errors
+    /// `Unavailable`.
+    async fn create_fresh(&self, records: &[TaskRecord]) -> Result<(), ResultError>;
     /// Applies a state change to the task's record, creating the record from `msg` if it is
     /// missing (expired, or never written). Returns the record after the change; a terminal
     /// record is not changed (see [`TaskRecord::apply`]).

@@ -166,6 +166,7 @@ macro_rules! results_contract_tests {
         $crate::__contract_tests!(results, $fixture;
             single: [
                 results_create_stores_a_new_record,
+                results_create_fresh_stores_each_record_as_create_would,
                 results_create_does_not_overwrite_an_existing_record,
                 results_record_creates_a_missing_record,
                 results_record_applies_to_an_existing_record,

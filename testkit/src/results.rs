@@ -70,6 +70,23 @@ pub async fn results_create_stores_a_new_record(fx: ResultsFixture) {
     assert_eq!(fx.results.get(rec.id).await.unwrap(), Some(rec));
 }
 
+pub async fn results_create_fresh_stores_each_record_as_create_would(fx: ResultsFixture) {
+    let recs: Vec<TaskRecord> = (0..5).map(|_| pending()).collect();
+    let one = pending();
+    fx.results.create_fresh(&recs).await.unwrap();
+    fx.results.create_fresh(&[]).await.unwrap();
+    fx.results.create(&one).await.unwrap();
+    for r in &recs {
+        assert_eq!(fx.results.get(r.id).await.unwrap().as_ref(), Some(r));
+    }
+    // Each is a record like any other: it moves on, and its end wakes a waiter.
+    let msg = TaskMessage { id: recs[0].id, ..message() };
+    assert!(fx.results.record_applied(&msg, &success(json!(7))).await.unwrap());
+    let done = fx.results.wait(recs[0].id, PATIENCE).await.unwrap().unwrap();
+    assert_eq!((done.state, done.result), (TaskState::Success, Some(json!(7))));
+    assert_eq!(fx.results.get(one.id).await.unwrap(), Some(one));
+}
+
 pub async fn results_create_does_not_overwrite_an_existing_record(fx: ResultsFixture) {
     let rec = pending();
     fx.results.create(&rec).await.unwrap();

@@ -80,6 +80,18 @@ impl ResultBackend for MemoryResults {
         Ok(true)
     }
 
+    async fn create_fresh(&self, records: &[TaskRecord]) -> Result<(), ResultError> {
+        let now = self.clock.now();
+        {
+            let mut stored = lock(&self.records);
+            for r in records {
+                stored.insert(r.id, r.clone(), Some(after(now, self.ttl)), now);
+            }
+        }
+        self.written.notify_waiters();
+        Ok(())
+    }
+
     async fn record(&self, msg: &TaskMessage, update: &StateUpdate) -> Result<TaskRecord, ResultError> {
         let now = self.clock.now();
         let out = {

@@ -191,6 +191,9 @@ impl ResultBackend for Failing {
     async fn record(&self, _: &TaskMessage, _: &StateUpdate) -> Result<TaskRecord, ResultError> {
         self.results()
     }
+    async fn create_fresh(&self, _: &[TaskRecord]) -> Result<(), ResultError> {
+        self.results()
+    }
     async fn record_applied(&self, _: &TaskMessage, _: &StateUpdate) -> Result<bool, ResultError> {
         self.results()
     }

@@ -458,10 +458,10 @@ impl TaskService {
         }
         let now = self.clock.now();
         let records: Vec<TaskRecord> = msgs.iter().map(|m| TaskRecord::pending(m, now)).collect();
-        let creates = futures::future::join_all(records.iter().map(|r| self.results.create(r)));
-        let (created, published) = tokio::join!(creates, self.publish_many(&msgs));
-        if let Some(Err(e)) = created.into_iter().find(Result::is_err) {
-            tracing::warn!(error = %e, "tasks queued, but some PENDING records were not written");
+        // The ids were generated here (a bulk request cannot choose them): no record exists.
+        let (created, published) = tokio::join!(self.results.create_fresh(&records), self.publish_many(&msgs));
+        if let Err(e) = created {
+            tracing::warn!(error = %e, "tasks queued, but their PENDING records were not written");
         }
         let outcomes = match published {
             Ok(o) => o,
@@ -712,7 +712,7 @@ mod tests {
     #[tokio::test]
     async fn bulk_submit_queues_all_in_one_broker_call() {
         let mut results = MockResultBackend::new();
-        results.expect_create().times(3).returning(|_| Ok(true));
+        results.expect_create_fresh().times(1).withf(|r| r.len() == 3).returning(|_| Ok(()));
         let mut broker = MockBroker::new();
         broker
             .expect_enqueue()

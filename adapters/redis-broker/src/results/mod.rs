@@ -147,6 +147,31 @@ impl ResultBackend for RedisResults {
         Ok(self.inner.redis.query::<i64>(&cmd).await? == 1)
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(count = records.len()), err)]
+    async fn create_fresh(&self, records: &[TaskRecord]) -> Result<(), ResultError> {
+        // Plain commands, no script: the ids are new, so there is nothing to check first.
+        let ttl = self.ttl_ms();
+        let mut pipe = redis::pipe();
+        for rec in records {
+            let k = self.keys(rec.id);
+            let mut hset = redis::cmd("HSET");
+            hset.arg(&k.rec);
+            for (f, v) in fields(rec)? {
+                hset.arg(f).arg(v);
+            }
+            pipe.add_command(hset).ignore();
+            pipe.cmd("PEXPIRE").arg(&k.rec).arg(ttl).ignore();
+            if rec.state.is_terminal() {
+                pipe.cmd("RPUSH").arg(&k.done).arg("1").ignore();
+                pipe.cmd("PEXPIRE").arg(&k.done).arg(ttl).ignore();
+            }
+        }
+        if records.is_empty() {
+            return Ok(());
+        }
+        Ok(self.inner.redis.pipeline::<()>(&pipe).await?)
+    }
+
     #[tracing::instrument(level = "debug", skip_all, fields(task_id = %msg.id, state = %update.state), err)]
     async fn record(&self, msg: &TaskMessage, update: &StateUpdate) -> Result<TaskRecord, ResultError> {
         let p = patch(update)?;

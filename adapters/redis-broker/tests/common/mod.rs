@@ -173,6 +173,9 @@ impl<T: ResultBackend> ResultBackend for Scoped<T> {
     async fn record(&self, msg: &TaskMessage, update: &StateUpdate) -> Result<TaskRecord, ResultError> {
         self.inner.record(msg, update).await
     }
+    async fn create_fresh(&self, records: &[TaskRecord]) -> Result<(), ResultError> {
+        self.inner.create_fresh(records).await
+    }
     async fn record_applied(&self, msg: &TaskMessage, update: &StateUpdate) -> Result<bool, ResultError> {
         self.inner.record_applied(msg, update).await
     }
