@@ -1,6 +1,6 @@
 //! `/users`: create, list, read (through the cache), update.
 
-use goodrobot_domain::UserId;
+use goodrobot_domain::{TgId, UserId};
 use poem_openapi::{
     ApiResponse, OpenApi,
     param::{Header, Path, Query},
@@ -13,7 +13,7 @@ use crate::{
     body::JsonBody,
     dto::{CreateUser, RoleDto, UpdateUser, UserDto, UserPage, page},
     params::Lenient,
-    problem::ApiResult,
+    problem::{ApiResult, Problem},
 };
 
 #[derive(Debug, ApiResponse)]
@@ -69,6 +69,18 @@ impl UsersApi {
     #[oai(path = "/:id", method = "get", operation_id = "get_user")]
     async fn get(&self, _auth: Auth<Readers>, id: Path<Lenient<i64>>) -> ApiResult<Json<UserDto>> {
         Ok(Json(self.state.users.get(UserId(id.0.get("id")?)).await?.into()))
+    }
+
+    /// Find the user of a Telegram id
+    ///
+    /// A bot knows who writes to it by Telegram id; this gives the user (and the `id` it then
+    /// puts in `X-Acting-User`). 404 `not_found` if no user has it.
+    ///
+    /// **Roles:** `viewer`, `bot`, `admin`.
+    #[oai(path = "/by-tg-id/:tg_id", method = "get", operation_id = "find_user_by_tg_id")]
+    async fn find_by_tg_id(&self, _auth: Auth<Readers>, tg_id: Path<Lenient<i64>>) -> ApiResult<Json<UserDto>> {
+        let tg_id = TgId::new(tg_id.0.get("tg_id")?).map_err(Problem::from)?;
+        Ok(Json(self.state.users.find_by_tg_id(tg_id).await?.into()))
     }
 
     /// Change a user's name, phone (`null` clears it), role or activity

@@ -197,3 +197,21 @@ async fn patching_to_a_taken_phone_is_a_409_naming_phone() {
     let r = app.patch(&format!("/api/v1/users/{id}"), json!({"phone": "+79991234567"})).await;
     r.assert_problem(409, "conflict", Some("phone"));
 }
+
+#[tokio::test]
+async fn a_user_is_found_by_tg_id_and_an_unknown_tg_id_is_a_404() {
+    let app = TestApp::new();
+    app.user("client", 7).await;
+    let master = app.user("master", 8).await;
+    let r = app.get("/api/v1/users/by-tg-id/8").await;
+    let u = r.assert_status(200);
+    assert_eq!((u["id"].as_i64(), u["tg_id"].as_i64(), u["role"].as_str()), (Some(master), Some(8), Some("master")));
+    app.get("/api/v1/users/by-tg-id/9").await.assert_problem(404, "not_found", None);
+}
+
+#[tokio::test]
+async fn a_tg_id_that_is_not_a_positive_integer_is_refused_naming_tg_id() {
+    let app = TestApp::new();
+    app.get("/api/v1/users/by-tg-id/abc").await.assert_problem(400, "invalid_parameter", Some("tg_id"));
+    app.get("/api/v1/users/by-tg-id/0").await.assert_problem(422, "validation_failed", Some("tg_id"));
+}

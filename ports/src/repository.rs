@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use goodrobot_domain::{
     Bid, BidId, DomainError, NewBid, NewOrder, NewUser, Order, OrderFilter, OrderId, OrderTransition, Page,
-    PageRequest, Selection, User, UserId, UserPatch,
+    PageRequest, Selection, TgId, User, UserId, UserPatch,
 };
 
 /// What a repository can fail with.
@@ -39,6 +39,11 @@ pub trait UserRepository: Send + Sync {
     /// # Errors
     /// `NotFound` if there is no such user.
     async fn get(&self, id: UserId) -> Result<User, RepoError>;
+    /// The user with this Telegram id (what a bot knows of who writes to it).
+    ///
+    /// # Errors
+    /// `NotFound` if no user has it.
+    async fn find_by_tg_id(&self, tg_id: TgId) -> Result<User, RepoError>;
     /// Users in id order.
     async fn list(&self, page: PageRequest) -> Result<Page<User>, RepoError>;
     /// # Errors

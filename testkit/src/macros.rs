@@ -33,6 +33,7 @@ macro_rules! repository_contract_tests {
             single: [
                 user_create_then_get_returns_it,
                 user_get_of_a_missing_id_is_not_found,
+                user_found_by_tg_id_is_that_user_and_an_unknown_one_is_not_found,
                 user_duplicate_tg_id_is_a_conflict_on_tg_id,
                 user_duplicate_phone_is_a_conflict_on_phone,
                 user_update_applies_the_patch,

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
-use goodrobot_domain::{NewUser, Page, PageRequest, User, UserId, UserPatch};
+use goodrobot_domain::{NewUser, Page, PageRequest, TgId, User, UserId, UserPatch};
 use goodrobot_ports::{RepoError, UserRepository};
 
 use crate::error::{About, Failure, retrying};
@@ -32,6 +32,18 @@ impl PgStore {
         let mut conn = self.conn().await?;
         let row = users::table.find(id.0).select(UserRow::as_select()).first(&mut conn).await.optional()?;
         Ok(row.ok_or_else(|| RepoError::not_found("user", id))?.try_into()?)
+    }
+
+    /// Served by the unique index on `tg_id`.
+    async fn find_user_by_tg_id(&self, tg_id: TgId) -> Result<User, Failure> {
+        let mut conn = self.conn().await?;
+        let row = users::table
+            .filter(users::tg_id.eq(tg_id.get()))
+            .select(UserRow::as_select())
+            .first(&mut conn)
+            .await
+            .optional()?;
+        Ok(row.ok_or_else(|| RepoError::not_found("user", tg_id.get()))?.try_into()?)
     }
 
     async fn list_users(&self, page: PageRequest) -> Result<Page<User>, Failure> {
@@ -77,6 +89,11 @@ impl UserRepository for PgStore {
     #[tracing::instrument(name = "pg.users.get", skip_all, fields(user_id = %id), err(Display, level = "debug"))]
     async fn get(&self, id: UserId) -> Result<User, RepoError> {
         retrying(About::default(), || self.find_user(id)).await
+    }
+
+    #[tracing::instrument(name = "pg.users.find_by_tg_id", skip_all, err(Display, level = "debug"))]
+    async fn find_by_tg_id(&self, tg_id: TgId) -> Result<User, RepoError> {
+        retrying(About::default(), || self.find_user_by_tg_id(tg_id)).await
     }
 
     #[tracing::instrument(name = "pg.users.list", skip_all, err(Display, level = "debug"))]

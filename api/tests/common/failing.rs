@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use goodrobot_domain::{
     Bid, BidId, NewBid, NewOrder, NewUser, Order, OrderFilter, OrderId, OrderTransition, Page, PageRequest, Selection,
-    User, UserId, UserPatch,
+    TgId, User, UserId, UserPatch,
     task::{QueueName, StateUpdate, TaskFailure, TaskId, TaskMessage, TaskRecord},
 };
 use goodrobot_ports::{
@@ -98,6 +98,9 @@ impl UserRepository for Failing {
         self.repo()
     }
     async fn get(&self, _: UserId) -> Result<User, RepoError> {
+        self.repo()
+    }
+    async fn find_by_tg_id(&self, _: TgId) -> Result<User, RepoError> {
         self.repo()
     }
     async fn list(&self, _: PageRequest) -> Result<Page<User>, RepoError> {

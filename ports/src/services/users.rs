@@ -1,6 +1,6 @@
 //! Users: create, read (cache-aside, 1 h), list, update (invalidates the cache).
 
-use goodrobot_domain::{NewUser, Page, PageRequest, User, UserId, UserPatch, ValidationError};
+use goodrobot_domain::{NewUser, Page, PageRequest, TgId, User, UserId, UserPatch, ValidationError};
 use std::{sync::Arc, time::Duration};
 
 use super::AppError;
@@ -73,6 +73,16 @@ impl UserService {
         Ok(user)
     }
 
+    /// The user a Telegram id belongs to (from the repository, by its unique index; what a
+    /// bot knows of who writes to it is this id).
+    ///
+    /// # Errors
+    /// `NotFound`.
+    #[tracing::instrument(skip(self), err)]
+    pub async fn find_by_tg_id(&self, tg_id: TgId) -> Result<User, AppError> {
+        Ok(self.users.find_by_tg_id(tg_id).await?)
+    }
+
     /// # Errors
     /// Repository failures.
     pub async fn list(&self, page: PageRequest) -> Result<Page<User>, AppError> {
@@ -101,7 +111,7 @@ impl UserService {
 mod tests {
     use super::*;
     use crate::{CacheError, RepoError, cache::MockCache, repository::MockUserRepository};
-    use goodrobot_domain::{PersonName, Role, TgId};
+    use goodrobot_domain::{PersonName, Role};
     use mockall::predicate::eq;
 
     fn user() -> User {

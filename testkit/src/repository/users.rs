@@ -1,6 +1,6 @@
 //! Users: unique `tg_id` and phone, patches, keyset pagination.
 
-use goodrobot_domain::{PageRequest, PersonName, Phone, Role, UserId, UserPatch};
+use goodrobot_domain::{PageRequest, PersonName, Phone, Role, TgId, UserId, UserPatch};
 
 use super::{RepoFixture, assert_conflict, assert_not_found, user};
 use crate::builders::{new_user, new_user_with_phone};
@@ -13,6 +13,14 @@ pub async fn user_create_then_get_returns_it(fx: RepoFixture) {
 
 pub async fn user_get_of_a_missing_id_is_not_found(fx: RepoFixture) {
     assert_not_found(fx.users.get(UserId(999_999)).await, "user");
+}
+
+pub async fn user_found_by_tg_id_is_that_user_and_an_unknown_one_is_not_found(fx: RepoFixture) {
+    let first = user(&fx, 7, Role::Client).await;
+    let second = user(&fx, 8, Role::Master).await;
+    assert_eq!(fx.users.find_by_tg_id(TgId::new(8).unwrap()).await.unwrap(), second);
+    assert_eq!(fx.users.find_by_tg_id(TgId::new(7).unwrap()).await.unwrap(), first);
+    assert_not_found(fx.users.find_by_tg_id(TgId::new(9).unwrap()).await, "user");
 }
 
 pub async fn user_duplicate_tg_id_is_a_conflict_on_tg_id(fx: RepoFixture) {

@@ -1,7 +1,7 @@
 //! Users in the memory store: unique `tg_id` and phone, kept by two indexes.
 
 use async_trait::async_trait;
-use goodrobot_domain::{NewUser, Page, PageRequest, Phone, User, UserId, UserPatch};
+use goodrobot_domain::{NewUser, Page, PageRequest, Phone, TgId, User, UserId, UserPatch};
 use goodrobot_ports::{RepoError, UserRepository};
 
 use super::{MemoryStore, Tables, keyset_page};
@@ -52,6 +52,11 @@ impl UserRepository for MemoryStore {
 
     async fn get(&self, id: UserId) -> Result<User, RepoError> {
         self.tables().users.get(&id).cloned().ok_or_else(|| RepoError::not_found("user", id))
+    }
+
+    async fn find_by_tg_id(&self, tg_id: TgId) -> Result<User, RepoError> {
+        let t = self.tables();
+        t.users.values().find(|u| u.tg_id == tg_id).cloned().ok_or_else(|| RepoError::not_found("user", tg_id.get()))
     }
 
     async fn list(&self, page: PageRequest) -> Result<Page<User>, RepoError> {

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 use goodrobot_domain::{
     Bid, BidId, NewBid, NewOrder, NewUser, Order, OrderFilter, OrderId, OrderTransition, Page, PageRequest, Selection,
-    User, UserId, UserPatch,
+    TgId, User, UserId, UserPatch,
 };
 use goodrobot_migrations::test_database::TestDatabase;
 use goodrobot_ports::{BidRepository, OrderRepository, RepoError, UserRepository};
@@ -72,6 +72,9 @@ impl UserRepository for Guarded {
     }
     async fn get(&self, id: UserId) -> Result<User, RepoError> {
         UserRepository::get(&self.0.store, id).await
+    }
+    async fn find_by_tg_id(&self, tg_id: TgId) -> Result<User, RepoError> {
+        UserRepository::find_by_tg_id(&self.0.store, tg_id).await
     }
     async fn list(&self, page: PageRequest) -> Result<Page<User>, RepoError> {
         UserRepository::list(&self.0.store, page).await
