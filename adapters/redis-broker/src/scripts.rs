@@ -66,7 +66,6 @@ impl BrokerScripts {
 pub(crate) struct ResultScripts {
     pub create: Lua,
     pub apply: Lua,
-    pub set: Lua,
     pub add_child: Lua,
 }
 
@@ -75,12 +74,11 @@ impl ResultScripts {
         Self {
             create: Lua::new(include_str!("scripts/result_create.lua").to_owned()),
             apply: Lua::new(include_str!("scripts/result_apply.lua").to_owned()),
-            set: Lua::new(include_str!("scripts/result_set.lua").to_owned()),
             add_child: Lua::new(include_str!("scripts/result_add_child.lua").to_owned()),
         }
     }
 
     pub(crate) fn all(&self) -> Vec<Lua> {
-        [&self.create, &self.apply, &self.set, &self.add_child].into_iter().cloned().collect()
+        [&self.create, &self.apply, &self.add_child].into_iter().cloned().collect()
     }
 }

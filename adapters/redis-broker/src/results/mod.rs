@@ -64,10 +64,19 @@ impl RedisResults {
         ms(self.inner.cfg.ttl)
     }
 
-    /// The arguments `result_apply` and `result_set` share: `p`, and the record to create
-    /// first if there is none.
-    fn patch_args(&self, cmd: &mut redis::Cmd, p: &Patch, create: Option<&TaskRecord>) -> Result<(), Failure> {
-        cmd.arg(self.ttl_ms())
+    /// A `result_apply` call: whether to read the record back, `p`, and the record to
+    /// create first if there is none.
+    fn apply_call(
+        &self,
+        id: TaskId,
+        read_back: bool,
+        p: &Patch,
+        create: Option<&TaskRecord>,
+    ) -> Result<redis::Cmd, Failure> {
+        let k = self.keys(id);
+        let mut cmd = self.inner.scripts.apply.call(&[&k.rec, &k.done]);
+        cmd.arg(if read_back { "1" } else { "0" })
+            .arg(self.ttl_ms())
             .arg(&p.state)
             .arg(if p.terminal { "1" } else { "0" })
             .arg(p.fence.map(|f| f.to_string()).unwrap_or_default());
@@ -92,15 +101,13 @@ impl RedisResults {
                 cmd.arg(0);
             }
         }
-        Ok(())
+        Ok(cmd)
     }
 
     /// Applies `p` to the record of `id`, creating it from `create` first if it is missing;
     /// the record afterwards, `None` if there is none (and nothing to create it from).
     async fn apply(&self, id: TaskId, p: &Patch, create: Option<&TaskRecord>) -> Result<Option<TaskRecord>, Failure> {
-        let k = self.keys(id);
-        let mut cmd = self.inner.scripts.apply.call(&[&k.rec, &k.done]);
-        self.patch_args(&mut cmd, p, create)?;
+        let cmd = self.apply_call(id, true, p, create)?;
         let reply: Value = self.inner.redis.query(&cmd).await?;
         match array(&reply, "result apply")? {
             [found] if int(found, "result apply")? == 0 => Ok(None),
@@ -112,9 +119,7 @@ impl RedisResults {
     /// [`Self::apply`] without reading the record back: `None` if there is no record (and
     /// nothing to create it from), else whether the guard let the change apply.
     async fn set(&self, id: TaskId, p: &Patch, create: Option<&TaskRecord>) -> Result<Option<bool>, Failure> {
-        let k = self.keys(id);
-        let mut cmd = self.inner.scripts.set.call(&[&k.rec, &k.done]);
-        self.patch_args(&mut cmd, p, create)?;
+        let cmd = self.apply_call(id, false, p, create)?;
         match self.inner.redis.query::<i64>(&cmd).await? {
             -1 => Ok(None),
             n => Ok(Some(n == 1)),
