@@ -51,6 +51,29 @@ impl MemoryResults {
         self.written.notify_waiters();
         Some(out)
     }
+
+    /// Applies `update` to the task's record (made from `msg` if missing), refreshes its
+    /// expiry, wakes waiters, and answers `out` of the record and whether it applied.
+    fn apply_to<T>(
+        &self,
+        msg: &TaskMessage,
+        update: &StateUpdate,
+        out: impl FnOnce(&TaskRecord, bool) -> T,
+    ) -> Result<T, ResultError> {
+        let now = self.clock.now();
+        let answer = {
+            let mut records = lock(&self.records);
+            if records.get(&msg.id, now).is_none() {
+                records.insert(msg.id, TaskRecord::pending(msg, now), None, now);
+            }
+            let entry = records.get_mut(&msg.id, now).ok_or_else(|| ResultError::Internal("record vanished".into()))?;
+            let applied = entry.value.apply(update);
+            entry.expires_at = Some(after(now, self.ttl));
+            out(&entry.value, applied)
+        };
+        self.written.notify_waiters();
+        Ok(answer)
+    }
 }
 
 impl Default for MemoryResults {
@@ -93,35 +116,11 @@ impl ResultBackend for MemoryResults {
     }
 
     async fn record(&self, msg: &TaskMessage, update: &StateUpdate) -> Result<TaskRecord, ResultError> {
-        let now = self.clock.now();
-        let out = {
-            let mut records = lock(&self.records);
-            if records.get(&msg.id, now).is_none() {
-                records.insert(msg.id, TaskRecord::pending(msg, now), None, now);
-            }
-            let entry = records.get_mut(&msg.id, now).ok_or_else(|| ResultError::Internal("record vanished".into()))?;
-            entry.value.apply(update);
-            entry.expires_at = Some(after(now, self.ttl));
-            entry.value.clone()
-        };
-        self.written.notify_waiters();
-        Ok(out)
+        self.apply_to(msg, update, |r, _| r.clone())
     }
 
     async fn record_applied(&self, msg: &TaskMessage, update: &StateUpdate) -> Result<bool, ResultError> {
-        let now = self.clock.now();
-        let applied = {
-            let mut records = lock(&self.records);
-            if records.get(&msg.id, now).is_none() {
-                records.insert(msg.id, TaskRecord::pending(msg, now), None, now);
-            }
-            let entry = records.get_mut(&msg.id, now).ok_or_else(|| ResultError::Internal("record vanished".into()))?;
-            let applied = entry.value.apply(update);
-            entry.expires_at = Some(after(now, self.ttl));
-            applied
-        };
-        self.written.notify_waiters();
-        Ok(applied)
+        self.apply_to(msg, update, |_, applied| applied)
     }
 
     async fn update(&self, id: TaskId, update: &StateUpdate) -> Result<Option<TaskRecord>, ResultError> {
