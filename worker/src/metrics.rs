@@ -134,8 +134,8 @@ impl Instruments {
         self.runtime.with_label_values(&[name]).observe(secs);
     }
 
-    /// A task started: its wait since enqueue (or eta) is observed.
-    /// A task started `wait` seconds after it was due (its eta, else its creation).
+    /// A task started `wait` seconds after it was due (its eta, else its creation); never
+    /// observed below 0 (the producer's and the worker's clocks may differ a little).
     pub(crate) fn started(&self, name: &str, wait: Option<f64>) {
         if let Some(secs) = wait {
             self.wait.with_label_values(&[name]).observe(secs.max(0.0));
@@ -160,8 +160,6 @@ impl Instruments {
     }
 }
 
-/// Seconds from the later of enqueue and eta to the start (never negative: clocks of the
-/// producer and the worker may differ a little).
 /// What a scrape of a worker reads: its instruments and its queues' depths (cheap to clone).
 #[derive(Clone)]
 pub struct WorkerMetrics {

@@ -154,6 +154,9 @@ impl ResultBackend for RedisResults {
 
     #[tracing::instrument(level = "debug", skip_all, fields(count = records.len()), err)]
     async fn create_fresh(&self, records: &[TaskRecord]) -> Result<(), ResultError> {
+        if records.is_empty() {
+            return Ok(());
+        }
         // Plain commands, no script: the ids are new, so there is nothing to check first.
         let ttl = self.ttl_ms();
         let mut pipe = redis::pipe();
@@ -170,9 +173,6 @@ impl ResultBackend for RedisResults {
                 pipe.cmd("RPUSH").arg(&k.done).arg("1").ignore();
                 pipe.cmd("PEXPIRE").arg(&k.done).arg(ttl).ignore();
             }
-        }
-        if records.is_empty() {
-            return Ok(());
         }
         Ok(self.inner.redis.pipeline::<()>(&pipe).await?)
     }
