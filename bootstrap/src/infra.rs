@@ -122,6 +122,7 @@ impl Infra {
                 prefix: settings.redis_prefix.clone(),
                 pool_size: settings.redis_pool_size,
                 connect_timeout: settings.redis_connect_timeout,
+                cluster: settings.redis_cluster,
             };
             let pool = RedisPool::connect(&cfg).await.context("connecting to REDIS_URL")?;
             let policy: FailPolicy = settings

@@ -22,6 +22,8 @@ pub struct Settings {
     pub redis_url: Option<String>,
     /// `REDIS_PREFIX` (default `goodrobot`): every Redis key starts with it.
     pub redis_prefix: String,
+    /// `REDIS_CLUSTER` (`true` | `false`; unset: asked of the server with `INFO cluster`).
+    pub redis_cluster: Option<bool>,
     /// `API_ADDR` (default `127.0.0.1:8000`).
     pub api_addr: SocketAddr,
     /// `WORKER_CONCURRENCY` (default 8).
@@ -78,6 +80,7 @@ impl std::fmt::Debug for Settings {
             .field("database_url", &self.database_url.as_ref().map(|_| "<set>"))
             .field("redis_url", &self.redis_url.as_ref().map(|_| "<set>"))
             .field("redis_prefix", &self.redis_prefix)
+            .field("redis_cluster", &self.redis_cluster)
             .field("api_addr", &self.api_addr)
             .field("worker_concurrency", &self.worker_concurrency)
             .field("worker_queues", &self.worker_queues)
@@ -146,6 +149,12 @@ impl Settings {
             database_url: get("DATABASE_URL"),
             redis_url: get("REDIS_URL"),
             redis_prefix: get("REDIS_PREFIX").unwrap_or_else(|| "goodrobot".into()),
+            redis_cluster: get("REDIS_CLUSTER")
+                .map(|s| {
+                    s.parse::<bool>()
+                        .map_err(|e| SettingsError { var: "REDIS_CLUSTER", reason: format!("{e} (got {s:?})") })
+                })
+                .transpose()?,
             api_addr: parse("API_ADDR", get("API_ADDR"), SocketAddr::from(([127, 0, 0, 1], 8000)))?,
             worker_concurrency,
             worker_queues,

@@ -4,7 +4,7 @@
 //! own, ended at a precise local deadline with `CLIENT UNBLOCK` (Redis itself only checks
 //! blocking timeouts every 1/hz s, 100 ms by default).
 
-use goodrobot_redis::{RedisConn, RedisPool, Reserved, redis_error_kind};
+use goodrobot_redis::{BlockingConn, RedisConn, RedisPool, Reserved, redis_error_kind};
 use redis::{Cmd, ErrorKind, FromRedisValue, Pipeline, RedisError, Script, ServerErrorKind, Value};
 use std::{
     sync::{
@@ -89,11 +89,8 @@ impl Redis {
     }
 
     async fn load_scripts(&self, conn: &mut RedisConn) -> Result<(), RedisError> {
-        let mut load = redis::pipe();
-        for s in &self.scripts {
-            load.cmd("SCRIPT").arg("LOAD").arg(&s.code);
-        }
-        load.query_async::<()>(conn).await
+        let codes: Vec<&str> = self.scripts.iter().map(|s| s.code.as_str()).collect();
+        conn.load_scripts(&codes).await
     }
 
     /// Runs one command (an `EVALSHA` of one of this instance's scripts is retried once
@@ -125,13 +122,16 @@ impl Redis {
         result.map_err(|e| Failure::of(&e))
     }
 
-    /// Runs a blocking command built by `make` from its server timeout in seconds, on a
-    /// connection of its own, until it answers or `until` comes (then `Value::Nil`).
+    /// Runs a blocking command on `key` (and keys of its slot) built by `make` from its server
+    /// timeout in seconds, on a connection of its own to the node serving `key`, until it
+    /// answers or `until` comes (then `Value::Nil`). On a cluster, a wait that meets a moved
+    /// slot or a node going away ends early with `Value::Nil` (the caller looks again).
     /// Dropping the returned future unblocks the connection before it goes back to the pool;
     /// an answer that came when nobody was waiting for it any more is handed to `unused`
     /// (which may return a command that puts it back, e.g. a popped wake token).
     pub(crate) async fn block(
         self: &Arc<Self>,
+        key: String,
         make: impl FnOnce(f64) -> Cmd,
         unused: fn(&Value) -> Option<Pipeline>,
         until: Instant,
@@ -144,30 +144,32 @@ impl Redis {
         let server_timeout = (until - now) + SERVER_SLACK;
         let cmd = make(server_timeout.as_secs_f64());
         let (tx, rx) = oneshot::channel();
-        tokio::spawn(self.clone().run_blocking(cmd, unused, until, server_timeout, tx));
+        tokio::spawn(self.clone().run_blocking(key, cmd, unused, until, server_timeout, tx));
         rx.await.unwrap_or_else(|_| Err(Failure::Internal("blocking wait ended without an answer".into())))
     }
 
     async fn run_blocking(
         self: Arc<Self>,
+        key: String,
         cmd: Cmd,
         unused: fn(&Value) -> Option<Pipeline>,
         until: Instant,
         server_timeout: Duration,
         mut tx: oneshot::Sender<Result<Value, Failure>>,
     ) {
-        let checkout = match self.pool.checkout().await {
+        let mut checkout = match self.pool.checkout(&key).await {
             Ok(c) => c,
             Err(e) => {
                 let _ = tx.send(Err(Failure::Unavailable(e)));
                 return;
             }
         };
-        let mut conn = (*checkout).clone();
+        let mut conn = checkout.conn().clone();
         conn.set_response_timeout(server_timeout + self.response_timeout);
         let id: i64 = match redis::cmd("CLIENT").arg("ID").query_async(&mut conn).await {
             Ok(id) => id,
             Err(e) => {
+                checkout.topology_changed();
                 let _ = tx.send(Err(Failure::of(&e)));
                 return;
             }
@@ -179,10 +181,20 @@ impl Redis {
             () = tokio::time::sleep_until(until) => None,
             () = tx.closed() => None,
         };
-        let result = match early {
+        let mut result = match early {
             Some(r) => r,
-            None => self.unblock(id, reply.as_mut()).await,
+            None => self.unblock(&checkout, id, reply.as_mut()).await,
         };
+        match &result {
+            Ok(_) => checkout.reusable(),
+            Err(e) if self.pool.is_cluster() && topology_error(e) => {
+                // The slot moved or its node went away: look again (the next wait finds the
+                // new owner).
+                checkout.topology_changed();
+                result = Ok(Value::Nil);
+            }
+            Err(_) => checkout.topology_changed(),
+        }
         drop(checkout);
         if let Err(Ok(answer)) = tx.send(result.map_err(|e| Failure::of(&e)))
             && let Some(put_back) = unused(&answer)
@@ -195,11 +207,13 @@ impl Redis {
     /// Ends the blocking command of client `id` and returns its answer.
     async fn unblock(
         &self,
+        blocked: &BlockingConn,
         id: i64,
         mut reply: std::pin::Pin<&mut impl Future<Output = redis::RedisResult<Value>>>,
     ) -> redis::RedisResult<Value> {
         for _ in 0..5 {
-            match self.query::<i64>(redis::cmd("CLIENT").arg("UNBLOCK").arg(id)).await {
+            let unblock = blocked.on_same_node(&self.pool, redis::cmd("CLIENT").arg("UNBLOCK").arg(id)).await;
+            match unblock.and_then(|v| i64::from_redis_value(v).map_err(Into::into)) {
                 Ok(1) => break,
                 // Not blocked: its answer is on the way, or the command has not reached
                 // Redis yet; give it a moment and try again.
@@ -216,6 +230,18 @@ impl Redis {
         }
         reply.await
     }
+}
+
+/// MOVED/ASK (the slot is elsewhere now), a cluster that is failing over, or a node gone.
+fn topology_error(e: &RedisError) -> bool {
+    matches!(
+        e.kind(),
+        ErrorKind::Server(
+            ServerErrorKind::Moved | ServerErrorKind::Ask | ServerErrorKind::ClusterDown | ServerErrorKind::TryAgain
+        )
+    ) || e.is_io_error()
+        || e.is_connection_dropped()
+        || e.is_connection_refusal()
 }
 
 fn is_noscript(e: &RedisError) -> bool {

@@ -64,6 +64,6 @@ impl HealthCheck for RedisCache {
     }
 
     async fn check(&self) -> Result<(), String> {
-        self.pool.ping().await
+        self.pool.health().await
     }
 }

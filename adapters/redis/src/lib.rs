@@ -7,6 +7,7 @@
 //! [`ResilientRateLimiter`] that applies a [`FailPolicy`] while Redis is down.
 
 mod cache;
+mod cluster;
 mod pool;
 mod rate_limit;
 mod reserved;
@@ -16,7 +17,8 @@ mod state;
 mod ttl;
 
 pub use cache::RedisCache;
-pub use pool::{RedisConfig, RedisPool, RedisSetupError, redis_error_kind};
+pub use cluster::{ClusterNodeInfo, key_slot};
+pub use pool::{BlockingConn, RedisConfig, RedisPool, RedisSetupError, redis_error_kind};
 pub use rate_limit::RedisRateLimiter;
 pub use reserved::{RedisConn, Reserved};
 pub use resilient::{FailPolicy, ResilientRateLimiter};

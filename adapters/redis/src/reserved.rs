@@ -4,9 +4,14 @@
 //! retires it; the next call reserves a fresh one through the pool and its breaker.
 //!
 //! The pool keeps one for the key-value adapters ([`crate::RedisPool::get`]); the broker and
-//! the result backend keep one each, so the task hot path has connections of its own.
+//! the result backend keep one each, so the task hot path has connections of its own. On a
+//! Redis Cluster there is nothing to reserve: every handle is the cluster connection, which
+//! multiplexes per node and reconnects by itself.
 
-use redis::{Cmd, Pipeline, RedisError, RedisFuture, Value, aio::ConnectionLike, aio::MultiplexedConnection};
+use redis::{
+    Cmd, Pipeline, RedisError, RedisFuture, Value, aio::ConnectionLike, aio::MultiplexedConnection,
+    cluster_async::ClusterConnection,
+};
 use std::{
     sync::{
         Arc, Mutex, PoisonError,
@@ -48,6 +53,9 @@ impl Reserved {
     /// # Errors
     /// No connection within the pool's timeout (Redis down or pool exhausted), described.
     pub async fn get(self: &Arc<Self>, pool: &RedisPool) -> Result<RedisConn, String> {
+        if let Some(cluster) = pool.cluster_conn() {
+            return Ok(RedisConn::cluster(cluster));
+        }
         let (conn, generation) = match self.current() {
             Some(c) => c,
             None => {
@@ -58,7 +66,7 @@ impl Reserved {
                 }
             }
         };
-        Ok(RedisConn { conn, generation, reserved: self.clone() })
+        Ok(RedisConn { inner: Inner::Single { conn, generation, reserved: self.clone() } })
     }
 
     /// Checks a connection out and keeps it out, in a task of its own.
@@ -67,9 +75,9 @@ impl Reserved {
         let (hold_tx, hold_rx) = oneshot::channel::<()>();
         let pool = pool.clone();
         tokio::spawn(async move {
-            match pool.checkout().await {
-                Ok(checkout) => {
-                    if conn_tx.send(Ok((*checkout).clone())).is_ok() {
+            match pool.checkout("").await {
+                Ok(mut checkout) => {
+                    if conn_tx.send(Ok(checkout.conn().clone())).is_ok() {
                         // Held until the connection is found broken or its owner dropped.
                         let _ = hold_rx.await;
                     }
@@ -99,42 +107,86 @@ impl Reserved {
     }
 }
 
-/// A handle on a reserved connection: use it as `&mut conn` wherever redis wants a
-/// connection. A connection-level error through it retires the reserved connection.
+/// A handle on a reserved connection (or on the cluster connection): use it as `&mut conn`
+/// wherever redis wants a connection. A connection-level error through a reserved one
+/// retires it.
 pub struct RedisConn {
-    conn: MultiplexedConnection,
-    generation: u64,
-    reserved: Arc<Reserved>,
+    inner: Inner,
+}
+
+enum Inner {
+    Single { conn: MultiplexedConnection, generation: u64, reserved: Arc<Reserved> },
+    Cluster { conn: ClusterConnection },
 }
 
 impl std::fmt::Debug for RedisConn {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RedisConn").field("generation", &self.generation).finish_non_exhaustive()
+        match &self.inner {
+            Inner::Single { generation, .. } => {
+                f.debug_struct("RedisConn").field("generation", generation).finish_non_exhaustive()
+            }
+            Inner::Cluster { .. } => f.write_str("RedisConn(cluster)"),
+        }
     }
 }
 
 impl RedisConn {
+    pub(crate) fn cluster(conn: ClusterConnection) -> Self {
+        Self { inner: Inner::Cluster { conn } }
+    }
+
     /// Which reservation this is: it changes whenever a fresh connection was reserved (what
     /// was set up on the old one, e.g. loaded scripts after a Redis restart, may be gone).
+    /// The cluster connection is always generation 1 (a node that lost the scripts answers
+    /// NOSCRIPT, and the caller loads them again).
     pub fn generation(&self) -> u64 {
-        self.generation
+        match &self.inner {
+            Inner::Single { generation, .. } => *generation,
+            Inner::Cluster { .. } => 1,
+        }
     }
 
     /// How long a command may wait for its answer through this handle (a timeout retires
-    /// the connection, like any connection-level error).
+    /// the connection, like any connection-level error). The cluster connection keeps the
+    /// response timeout it was built with.
     pub fn set_response_timeout(&mut self, timeout: Duration) {
-        self.conn.set_response_timeout(timeout);
+        if let Inner::Single { conn, .. } = &mut self.inner {
+            conn.set_response_timeout(timeout);
+        }
+    }
+
+    /// Loads Lua scripts (`SCRIPT LOAD`) where they will run: the node, or every node of the
+    /// cluster.
+    ///
+    /// # Errors
+    /// A node refused or did not answer.
+    pub async fn load_scripts(&mut self, codes: &[&str]) -> Result<(), RedisError> {
+        match &mut self.inner {
+            Inner::Single { .. } => {
+                let mut load = redis::pipe();
+                for code in codes {
+                    load.cmd("SCRIPT").arg("LOAD").arg(*code);
+                }
+                load.query_async::<()>(self).await
+            }
+            Inner::Cluster { conn } => crate::cluster::load_scripts(conn, codes).await,
+        }
     }
 }
 
 impl ConnectionLike for RedisConn {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
         Box::pin(async move {
-            let r = self.conn.req_packed_command(cmd).await;
-            if let Err(e) = &r {
-                self.reserved.broken(self.generation, e);
+            match &mut self.inner {
+                Inner::Single { conn, generation, reserved } => {
+                    let r = conn.req_packed_command(cmd).await;
+                    if let Err(e) = &r {
+                        reserved.broken(*generation, e);
+                    }
+                    r
+                }
+                Inner::Cluster { conn } => conn.req_packed_command(cmd).await,
             }
-            r
         })
     }
 
@@ -145,15 +197,23 @@ impl ConnectionLike for RedisConn {
         count: usize,
     ) -> RedisFuture<'a, Vec<Value>> {
         Box::pin(async move {
-            let r = self.conn.req_packed_commands(pipeline, offset, count).await;
-            if let Err(e) = &r {
-                self.reserved.broken(self.generation, e);
+            match &mut self.inner {
+                Inner::Single { conn, generation, reserved } => {
+                    let r = conn.req_packed_commands(pipeline, offset, count).await;
+                    if let Err(e) = &r {
+                        reserved.broken(*generation, e);
+                    }
+                    r
+                }
+                Inner::Cluster { conn } => crate::cluster::pipeline(conn, pipeline, offset, count).await,
             }
-            r
         })
     }
 
     fn get_db(&self) -> i64 {
-        self.conn.get_db()
+        match &self.inner {
+            Inner::Single { conn, .. } => conn.get_db(),
+            Inner::Cluster { .. } => 0,
+        }
     }
 }

@@ -78,7 +78,9 @@ impl RedisBroker {
         stored: &[Vec<u8>],
     ) -> Result<Vec<(usize, EnqueueOutcome)>, Failure> {
         let mut pipe = redis::pipe();
-        if calls.len() > 1 {
+        // All or nothing across queues on one node; a cluster has no transaction across
+        // slots, so there each queue's part is atomic on its own (one script each).
+        if calls.len() > 1 && !self.redis().pool().is_cluster() {
             pipe.atomic();
         }
         for (queue, positions) in calls {

@@ -72,18 +72,48 @@ impl RedisBroker {
             // A millisecond more, so that the due time has surely passed on Redis's clock.
             let wake_at = next.map_or(deadline, |d| (now + d + Duration::from_millis(1)).min(deadline));
             let keys: Vec<String> = req.queues.iter().map(|q| self.keys(q).wake.clone()).collect();
-            self.redis()
-                .block(
-                    move |timeout| {
-                        let mut cmd = redis::cmd("BLPOP");
-                        cmd.arg(keys).arg(format!("{timeout:.3}"));
-                        cmd
-                    },
-                    give_back_token,
-                    wake_at,
-                )
-                .await?;
+            self.wait_for_wake(keys, wake_at).await?;
         }
+    }
+
+    /// Blocks until a wake token arrives on one of `keys` or `until`. One `BLPOP` over all of
+    /// them on one node; on a cluster one `BLPOP` per hash slot, all at once, on the nodes
+    /// serving them (a cluster refuses a multi-key command across slots): the first to
+    /// answer ends the others, which give back any token they popped meanwhile.
+    async fn wait_for_wake(&self, keys: Vec<String>, until: Instant) -> Result<(), BrokerError> {
+        let groups: Vec<Vec<String>> = if self.redis().pool().is_cluster() {
+            let mut by_slot: Vec<(u16, Vec<String>)> = Vec::new();
+            for key in keys {
+                let slot = goodrobot_redis::key_slot(&key);
+                match by_slot.iter_mut().find(|(s, _)| *s == slot) {
+                    Some((_, group)) => group.push(key),
+                    None => by_slot.push((slot, vec![key])),
+                }
+            }
+            by_slot.into_iter().map(|(_, group)| group).collect()
+        } else {
+            vec![keys]
+        };
+        let waits = groups.into_iter().map(|group| {
+            let redis = self.redis().clone();
+            Box::pin(async move {
+                redis
+                    .block(
+                        group[0].clone(),
+                        move |timeout| {
+                            let mut cmd = redis::cmd("BLPOP");
+                            cmd.arg(group).arg(format!("{timeout:.3}"));
+                            cmd
+                        },
+                        give_back_token,
+                        until,
+                    )
+                    .await
+            })
+        });
+        let (first, _, _others_dropped) = futures::future::select_all(waits).await;
+        first?;
+        Ok(())
     }
 
     /// One round over the queues in order until `max` tasks are claimed; also the earliest

@@ -241,6 +241,7 @@ impl ResultBackend for RedisResults {
             self.inner
                 .redis
                 .block(
+                    done.clone(),
                     move |t| {
                         let mut cmd = redis::cmd("BLMOVE");
                         cmd.arg(&done).arg(&done).arg("RIGHT").arg("LEFT").arg(format!("{t:.3}"));
