@@ -137,7 +137,11 @@ impl Infra {
             infra.sessions = Arc::new(RedisSessionStore::new(pool.clone()));
             infra.broker = Arc::new(goodrobot_redis_broker::RedisBroker::new(
                 pool.clone(),
-                goodrobot_redis_broker::RedisBrokerConfig::default(),
+                goodrobot_redis_broker::RedisBrokerConfig {
+                    wait_replicas: settings.redis_wait_replicas,
+                    wait_timeout: settings.redis_wait_timeout,
+                    ..goodrobot_redis_broker::RedisBrokerConfig::default()
+                },
             ));
             infra.results = Arc::new(goodrobot_redis_broker::RedisResults::new(
                 pool.clone(),

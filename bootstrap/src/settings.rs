@@ -24,6 +24,10 @@ pub struct Settings {
     pub redis_prefix: String,
     /// `REDIS_CLUSTER` (`true` | `false`; unset: asked of the server with `INFO cluster`).
     pub redis_cluster: Option<bool>,
+    /// `REDIS_WAIT_REPLICAS` (default 0): durable enqueue, `WAIT` for this many replicas.
+    pub redis_wait_replicas: u32,
+    /// `REDIS_WAIT_TIMEOUT_MS` (default 1000): how long a durable enqueue waits.
+    pub redis_wait_timeout: Duration,
     /// `API_ADDR` (default `127.0.0.1:8000`).
     pub api_addr: SocketAddr,
     /// `WORKER_CONCURRENCY` (default 8).
@@ -81,6 +85,7 @@ impl std::fmt::Debug for Settings {
             .field("redis_url", &self.redis_url.as_ref().map(|_| "<set>"))
             .field("redis_prefix", &self.redis_prefix)
             .field("redis_cluster", &self.redis_cluster)
+            .field("redis_wait_replicas", &self.redis_wait_replicas)
             .field("api_addr", &self.api_addr)
             .field("worker_concurrency", &self.worker_concurrency)
             .field("worker_queues", &self.worker_queues)
@@ -155,6 +160,12 @@ impl Settings {
                         .map_err(|e| SettingsError { var: "REDIS_CLUSTER", reason: format!("{e} (got {s:?})") })
                 })
                 .transpose()?,
+            redis_wait_replicas: parse("REDIS_WAIT_REPLICAS", get("REDIS_WAIT_REPLICAS"), 0)?,
+            redis_wait_timeout: Duration::from_millis(parse(
+                "REDIS_WAIT_TIMEOUT_MS",
+                get("REDIS_WAIT_TIMEOUT_MS"),
+                1000,
+            )?),
             api_addr: parse("API_ADDR", get("API_ADDR"), SocketAddr::from(([127, 0, 0, 1], 8000)))?,
             worker_concurrency,
             worker_queues,

@@ -13,11 +13,24 @@ pub struct RedisBrokerConfig {
     pub batch: usize,
     /// A command that has not answered after this long fails as `Unavailable`. Default 5 s.
     pub response_timeout: Duration,
+    /// Durable enqueue (`REDIS_WAIT_REPLICAS`): after an enqueue, `WAIT` until this many
+    /// replicas of the queue's master have the write, at most `wait_timeout`; fewer in time
+    /// fails the enqueue as `Unavailable` (outcome unknown: the master has it, a failover may
+    /// lose it). Default 0: no wait (Redis's asynchronous replication).
+    pub wait_replicas: u32,
+    /// How long a durable enqueue waits for its replicas (`REDIS_WAIT_TIMEOUT_MS`). Default 1 s.
+    pub wait_timeout: Duration,
 }
 
 impl Default for RedisBrokerConfig {
     fn default() -> Self {
-        Self { max_deliveries: 10, batch: 1000, response_timeout: Duration::from_secs(5) }
+        Self {
+            max_deliveries: 10,
+            batch: 1000,
+            response_timeout: Duration::from_secs(5),
+            wait_replicas: 0,
+            wait_timeout: Duration::from_secs(1),
+        }
     }
 }
 

@@ -123,6 +123,8 @@ pub(crate) fn command_slot(cmd: &Cmd) -> Option<u16> {
 /// transaction: MULTI/EXEC is always one slot) is sent as one sub-pipeline per slot, all at
 /// once, and the replies are put back in the order of the commands; each sub-pipeline is
 /// atomic per slot as far as scripts go, nothing more (a cluster has no cross-slot atomicity).
+/// A command without keys goes with the command before it (so `WAIT` after a write reaches
+/// the node that took the write).
 pub(crate) async fn pipeline(
     conn: &mut ClusterConnection,
     pipeline: &Pipeline,
@@ -133,8 +135,11 @@ pub(crate) async fn pipeline(
         return conn.req_packed_commands(pipeline, offset, count).await;
     }
     let mut groups: Vec<(Option<u16>, Vec<usize>)> = Vec::new();
+    let mut previous = None;
     for (i, cmd) in pipeline.cmd_iter().enumerate() {
-        let slot = command_slot(cmd);
+        // A command without keys (e.g. WAIT) goes with the command before it.
+        let slot = command_slot(cmd).or(previous);
+        previous = slot;
         match groups.iter_mut().find(|(s, _)| *s == slot) {
             Some((_, members)) => members.push(i),
             None => groups.push((slot, vec![i])),

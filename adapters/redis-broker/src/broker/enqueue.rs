@@ -24,6 +24,14 @@ const IN_FLIGHT: usize = 4;
 type Call<'a> = (&'a QueueName, &'a [usize]);
 
 impl RedisBroker {
+    /// `WAIT <replicas> <timeout ms>` of durable enqueue.
+    fn wait_cmd(&self) -> redis::Cmd {
+        let mut cmd = redis::cmd("WAIT");
+        cmd.arg(self.inner.cfg.wait_replicas)
+            .arg(u64::try_from(self.inner.cfg.wait_timeout.as_millis()).unwrap_or(u64::MAX));
+        cmd
+    }
+
     pub(super) async fn enqueue_all(&self, msgs: &[TaskMessage]) -> Result<Vec<EnqueueOutcome>, Failure> {
         if msgs.is_empty() {
             return Ok(Vec::new());
@@ -80,9 +88,12 @@ impl RedisBroker {
         let mut pipe = redis::pipe();
         // All or nothing across queues on one node; a cluster has no transaction across
         // slots, so there each queue's part is atomic on its own (one script each).
-        if calls.len() > 1 && !self.redis().pool().is_cluster() {
+        let cluster = self.redis().pool().is_cluster();
+        let atomic = calls.len() > 1 && !cluster;
+        if atomic {
             pipe.atomic();
         }
+        let durable = self.inner.cfg.wait_replicas > 0;
         for (queue, positions) in calls {
             let k = self.keys(queue);
             let mut cmd =
@@ -96,11 +107,47 @@ impl RedisBroker {
                     .arg(m.dedup_key.as_deref().unwrap_or(""));
             }
             pipe.add_command(cmd);
+            if durable && cluster {
+                // Goes to the node of the script before it (the pipeline is split by slot).
+                pipe.add_command(self.wait_cmd());
+            }
+        }
+        if durable && !cluster && !atomic {
+            pipe.add_command(self.wait_cmd());
         }
         let mut names: Vec<&str> = calls.iter().map(|(q, _)| q.as_str()).collect();
         names.dedup();
         pipe.cmd("SADD").arg(&self.inner.queues).arg(names).ignore();
-        let replies: Vec<Value> = self.redis().pipeline(&pipe).await?;
+        let mut replies: Vec<Value> = self.redis().pipeline(&pipe).await?;
+        if durable {
+            let mut acked: Vec<i64> = Vec::new();
+            if atomic {
+                // WAIT cannot run inside MULTI: it follows on the same connection.
+                acked.push(self.redis().query(&self.wait_cmd()).await?);
+            } else {
+                let waits: Vec<Value> = if cluster {
+                    replies.iter().skip(1).step_by(2).cloned().collect()
+                } else {
+                    replies.split_off(calls.len())
+                };
+                if cluster {
+                    replies = replies.into_iter().step_by(2).collect();
+                }
+                for w in &waits {
+                    acked.push(crate::codec::int(w, "WAIT")?);
+                }
+            }
+            let want = i64::from(self.inner.cfg.wait_replicas);
+            if let Some(&got) = acked.iter().min()
+                && got < want
+            {
+                return Err(Failure::Unavailable(format!(
+                    "enqueued on the master but acknowledged by {got} of {want} replicas within {} ms: \
+                     the outcome is unknown (a failover may lose it); enqueueing the same task id again is safe",
+                    self.inner.cfg.wait_timeout.as_millis()
+                )));
+            }
+        }
         if replies.len() != calls.len() {
             return Err(Failure::Internal(format!("{} replies to {} enqueue calls", replies.len(), calls.len())));
         }
