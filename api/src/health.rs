@@ -63,25 +63,15 @@ impl HealthApi {
     /// Readiness: every dependency answers
     ///
     /// **Open:** no API key needed, never rate limited. A dependency's error is logged; the
-    /// answer only says that it did not answer.
+    /// answer only says that it did not answer, except what the dependency marks as safe to
+    /// show (on a Redis Cluster: the cluster's state and the node that is wrong).
     #[oai(path = "/ready", method = "get", operation_id = "ready")]
     async fn ready(&self) -> ReadyResponse {
-        let mut dependencies = Vec::with_capacity(self.state.health.len());
-        for check in &self.state.health {
-            let error = match tokio::time::timeout(CHECK_TIMEOUT, check.check()).await {
-                Ok(Ok(())) => None,
-                Ok(Err(e)) => {
-                    // The cause may name hosts or drivers: the log gets it, the answer does not.
-                    tracing::warn!(dependency = check.name(), error = %e, "not ready");
-                    Some("does not answer".to_owned())
-                }
-                Err(_) => {
-                    tracing::warn!(dependency = check.name(), "not ready: no answer in time");
-                    Some(format!("no answer within {} s", CHECK_TIMEOUT.as_secs()))
-                }
-            };
-            dependencies.push(DependencyStatus { name: check.name().to_owned(), ok: error.is_none(), error });
-        }
+        let dependencies: Vec<DependencyStatus> = goodrobot_ports::check_all(&self.state.health, CHECK_TIMEOUT)
+            .await
+            .into_iter()
+            .map(|r| DependencyStatus { name: r.name.to_owned(), ok: r.error.is_none(), error: r.error })
+            .collect();
         let ok = dependencies.iter().all(|d| d.ok);
         let body = Readiness {
             status: if ok { "ok" } else { "unavailable" }.to_owned(),

@@ -49,6 +49,28 @@ async fn health() -> Json<serde_json::Value> {
     Json(serde_json::json!({ "status": "ok" }))
 }
 
+/// How long one dependency may take to answer `/ready`.
+const READY_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// `GET /ready`: every dependency answers (open, like health): 200 `{"status":"ok",…}` or
+/// 503 `{"status":"unavailable","dependencies":[{"name","ok","error"}]}`; on a Redis
+/// Cluster the error names the node that is wrong.
+#[handler]
+async fn ready(state: Data<&MonitorState>) -> Response {
+    let reports = goodrobot_ports::check_all(&state.deps.health, READY_TIMEOUT).await;
+    let ok = reports.iter().all(|r| r.error.is_none());
+    let dependencies: Vec<serde_json::Value> = reports
+        .iter()
+        .map(|r| match &r.error {
+            None => serde_json::json!({ "name": r.name, "ok": true }),
+            Some(e) => serde_json::json!({ "name": r.name, "ok": false, "error": e }),
+        })
+        .collect();
+    let body = serde_json::json!({ "status": if ok { "ok" } else { "unavailable" }, "dependencies": dependencies });
+    let status = if ok { poem::http::StatusCode::OK } else { poem::http::StatusCode::SERVICE_UNAVAILABLE };
+    Json(body).with_status(status).into_response()
+}
+
 /// `GET /metrics`: the Prometheus text format (open, like health; bind the monitor to
 /// loopback or filter it at the proxy to keep it private).
 #[handler]
@@ -92,6 +114,7 @@ pub fn app(state: MonitorState) -> impl Endpoint<Output = Response> + 'static {
     let page = |s: &MonitorState| Guard::new(s.clone(), GuardKind::Page);
     Route::new()
         .at("/health", get(health))
+        .at("/ready", get(ready))
         .at("/metrics", get(metrics_endpoint))
         .at("/openapi.json", spec)
         .at("/static/monitor.js", get(assets::script))

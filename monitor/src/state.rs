@@ -2,7 +2,7 @@
 //! cases and the configuration.
 
 use goodrobot_ports::{
-    Broker, Clock, EventLog, ResultBackend, SessionStore, WorkerRegistry,
+    Broker, Clock, EventLog, HealthCheck, ResultBackend, SessionStore, WorkerRegistry,
     services::{TaskPolicy, TaskService},
 };
 use std::sync::Arc;
@@ -18,6 +18,8 @@ pub struct MonitorDeps {
     pub events: Arc<dyn EventLog>,
     pub sessions: Arc<dyn SessionStore>,
     pub clock: Arc<dyn Clock>,
+    /// What `/ready` checks (the process's Redis, or cluster, and database).
+    pub health: Vec<Arc<dyn HealthCheck>>,
 }
 
 impl MonitorDeps {
@@ -30,6 +32,7 @@ impl MonitorDeps {
             events: infra.events.clone(),
             sessions: infra.sessions.clone(),
             clock: infra.clock.clone(),
+            health: infra.health.clone(),
         }
     }
 }

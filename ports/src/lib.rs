@@ -21,7 +21,7 @@ pub use broker::{Broker, BrokerError, Delivery, EnqueueOutcome, FetchRequest, Le
 pub use cache::{Cache, CacheError, CacheExt};
 pub use cache_stats::CacheStats;
 pub use clock::{Clock, SystemClock};
-pub use health::HealthCheck;
+pub use health::{DependencyReport, HealthCheck, check_all};
 pub use monitor::{EventLog, MonitorError, TaskEvent, WorkerInfo, WorkerRegistry};
 pub use notifier::{Notification, Notifier, NotifyError, NotifyReceipt};
 pub use rate_limit::{RateDecision, RateLimitError, RateLimiter};

@@ -66,4 +66,10 @@ impl HealthCheck for RedisCache {
     async fn check(&self) -> Result<(), String> {
         self.pool.health().await
     }
+
+    /// The cluster's state and the node that is wrong (`cluster: node 10.0.0.2:6379 …`), built
+    /// by [`RedisPool::health`] without secrets; other errors stay in the log.
+    fn public_error(&self, error: &str) -> Option<String> {
+        error.starts_with(crate::cluster::HEALTH_PREFIX).then(|| error.to_owned())
+    }
 }

@@ -332,6 +332,9 @@ impl NodeConns {
     }
 }
 
+/// How every error of [`health`] starts (its text names nodes, never secrets).
+pub(crate) const HEALTH_PREFIX: &str = "cluster: ";
+
 /// What is wrong with the cluster, naming the node, or `Ok` when every node answers, says
 /// `cluster_state:ok`, and every slot is served by a live master.
 pub(crate) async fn health(conn: &mut ClusterConnection) -> Result<(), String> {
