@@ -25,6 +25,7 @@ pub mod cache;
 pub mod clock;
 mod macros;
 pub mod rate_limit;
+pub mod redis_cluster;
 pub mod repository;
 pub mod results;
 

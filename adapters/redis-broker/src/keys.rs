@@ -1,6 +1,8 @@
 //! Key names, built in Rust and handed to scripts as KEYS. All keys of one queue share the
-//! hash tag `{q:<queue>}` and all keys of one task's result share `{t:<id>}`, so every
-//! script touches a single hash slot (Redis Cluster).
+//! hash tag `{q:<queue>}`, and so do the result records of its tasks (`{q:<queue>}:t:<id>`),
+//! so every script touches a single hash slot (Redis Cluster) and a task's claim, record
+//! and acknowledgement can be one script. A script that handles a batch of tasks builds
+//! their record keys from the prefixes it is given (same tag, same slot).
 
 use goodrobot_domain::task::{QueueName, TaskId};
 
@@ -38,6 +40,10 @@ pub(crate) struct QueueKeys {
     pub dedup_of: String,
     /// LIST of wake tokens (at most one) that blocked fetches pop.
     pub wake: String,
+    /// `<task>` + id: HASH, the task's result record.
+    pub task: String,
+    /// `<done>` + id: LIST, one token while the record is terminal.
+    pub done: String,
 }
 
 impl QueueKeys {
@@ -55,11 +61,18 @@ impl QueueKeys {
             dedup: k("dedup"),
             dedup_of: k("dedup-of"),
             wake: k("wake"),
+            task: k("t:"),
+            done: k("d:"),
         }
     }
 
+    /// The keys of the result record of task `id` of this queue.
+    pub(crate) fn record(&self, id: TaskId) -> TaskKeys {
+        TaskKeys { rec: format!("{}{id}", self.task), done: format!("{}{id}", self.done) }
+    }
+
     #[cfg(test)]
-    pub(crate) fn all(&self) -> [&str; 10] {
+    pub(crate) fn all(&self) -> [&str; 12] {
         [
             &self.msg,
             &self.ready,
@@ -71,24 +84,19 @@ impl QueueKeys {
             &self.dedup,
             &self.dedup_of,
             &self.wake,
+            &self.task,
+            &self.done,
         ]
     }
 }
 
-/// The keys of one task's result.
+/// The keys of one task's result, in its queue's slot ([`QueueKeys::record`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct TaskKeys {
     /// HASH field → JSON of that field of the record (a null field is absent).
     pub rec: String,
     /// LIST holding one token while the record is terminal (what `wait` blocks on).
     pub done: String,
-}
-
-impl TaskKeys {
-    pub(crate) fn new(pool: &impl KeyName, id: TaskId) -> Self {
-        let tag = format!("{{t:{id}}}");
-        Self { rec: pool.key(&[&tag, "rec"]), done: pool.key(&[&tag, "done"]) }
-    }
 }
 
 /// The revocation store (one slot of its own).
@@ -159,7 +167,7 @@ mod tests {
             assert!(k.starts_with("test-keys:"), "{k}");
         }
         let distinct: std::collections::HashSet<&str> = keys.all().into_iter().collect();
-        assert_eq!(distinct.len(), 10);
+        assert_eq!(distinct.len(), 12);
     }
 
     #[test]
@@ -174,13 +182,16 @@ mod tests {
     }
 
     #[test]
-    fn every_key_of_a_task_result_has_the_task_tag() {
+    fn every_key_of_a_task_result_has_its_queues_tag() {
         let p = pool("test-keys");
         let id = TaskId::generate();
-        let keys = TaskKeys::new(&p, id);
+        let q = QueueName::new("reports").unwrap();
+        let keys = QueueKeys::new(&p, &q).record(id);
         for k in [&keys.rec, &keys.done] {
-            assert_eq!(hash_tag(k), format!("t:{id}"), "{k}");
+            assert_eq!(hash_tag(k), "q:reports", "{k}");
+            assert!(k.ends_with(&id.to_string()), "{k}");
         }
+        assert_ne!(keys.rec, keys.done);
     }
 
     #[test]

@@ -1,24 +1,32 @@
-//! The result backend on Redis: per task a hash of the record's fields (`{t:<id>}:rec`) and
-//! a `done` latch list holding one token while the record is terminal. Writes are scripts
-//! that run `TaskRecord::apply`'s guard and set the TTL anew; `wait` blocks on the latch
-//! (`BLMOVE done done`, which leaves the token in place for other waiters).
+//! The result backend on Redis: per task a hash of the record's fields and a `done` latch
+//! list holding one token while the record is terminal, both in the slot of the task's queue
+//! (`{q:<queue>}:t:<id>`, `{q:<queue>}:d:<id>`), so that the broker's scripts can write a
+//! task's state in the same step as its claim or acknowledgement. Writes are scripts that run
+//! `TaskRecord::apply`'s guard and set the TTL anew; `wait` blocks on the latch (`BLMOVE done
+//! done`, which leaves the token in place for other waiters). A call that names a task by id
+//! alone finds its queue among the known queues (`<p>:queues`, kept in memory and read again
+//! when a task is not found): one pipelined probe, queues are few.
 
 mod patch;
 
 use async_trait::async_trait;
 use chrono::Utc;
-use goodrobot_domain::task::{StateUpdate, TaskId, TaskMessage, TaskRecord};
+use goodrobot_domain::task::{QueueName, StateUpdate, TaskId, TaskMessage, TaskRecord};
 use goodrobot_ports::{ResultBackend, ResultError};
 use goodrobot_redis::RedisPool;
 use redis::Value;
-use std::{sync::Arc, time::Duration};
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex, PoisonError},
+    time::Duration,
+};
 use tokio::time::Instant;
 
 use crate::{
     codec::{array, int, ms},
     config::RedisResultsConfig,
     conn::{Failure, Redis},
-    keys::TaskKeys,
+    keys::{QueueKeys, TaskKeys, queues_key},
     scripts::ResultScripts,
 };
 use patch::{Patch, fields, patch, record};
@@ -47,17 +55,79 @@ struct Inner {
     redis: Arc<Redis>,
     scripts: ResultScripts,
     cfg: RedisResultsConfig,
+    /// SET of every queue name (shared with the broker).
+    queues: String,
+    /// The known queues' keys, as last read from `queues`.
+    known: Mutex<Vec<Arc<QueueKeys>>>,
+    keys: Mutex<HashMap<QueueName, Arc<QueueKeys>>>,
 }
 
 impl RedisResults {
     pub fn new(pool: RedisPool, cfg: RedisResultsConfig) -> Self {
         let scripts = ResultScripts::new();
+        let queues = queues_key(&pool);
         let redis = Arc::new(Redis::new(pool, scripts.all(), RESPONSE_TIMEOUT));
-        Self { inner: Arc::new(Inner { redis, scripts, cfg }) }
+        let (known, keys) = (Mutex::default(), Mutex::default());
+        Self { inner: Arc::new(Inner { redis, scripts, cfg, queues, known, keys }) }
     }
 
-    fn keys(&self, id: TaskId) -> TaskKeys {
-        TaskKeys::new(self.inner.redis.pool(), id)
+    fn queue_keys(&self, queue: &QueueName) -> Arc<QueueKeys> {
+        let mut cache = self.inner.keys.lock().unwrap_or_else(PoisonError::into_inner);
+        cache.entry(queue.clone()).or_insert_with(|| Arc::new(QueueKeys::new(self.inner.redis.pool(), queue))).clone()
+    }
+
+    fn keys(&self, queue: &QueueName, id: TaskId) -> TaskKeys {
+        self.queue_keys(queue).record(id)
+    }
+
+    /// The known queues, read again from Redis if `refresh` or never read.
+    async fn known_queues(&self, refresh: bool) -> Result<Vec<Arc<QueueKeys>>, Failure> {
+        if !refresh {
+            let known = self.inner.known.lock().unwrap_or_else(PoisonError::into_inner).clone();
+            if !known.is_empty() {
+                return Ok(known);
+            }
+        }
+        let names: Vec<String> = self.inner.redis.query(redis::cmd("SMEMBERS").arg(&self.inner.queues)).await?;
+        let mut keys: Vec<Arc<QueueKeys>> =
+            names.iter().filter_map(|n| QueueName::new(n).ok()).map(|q| self.queue_keys(&q)).collect();
+        keys.sort_by(|a, b| a.task.cmp(&b.task));
+        self.inner.known.lock().unwrap_or_else(PoisonError::into_inner).clone_from(&keys);
+        Ok(keys)
+    }
+
+    /// The keys of task `id`'s record, found among the known queues (`None`: no record).
+    async fn locate(&self, id: TaskId) -> Result<Option<TaskKeys>, Failure> {
+        Ok(self.probe(id, false).await?.map(|(k, _)| k))
+    }
+
+    /// Looks for `id`'s record in every known queue in one round trip (reading it whole if
+    /// `read`), and once more after reading the queue set again if it was not found.
+    async fn probe(&self, id: TaskId, read: bool) -> Result<Option<(TaskKeys, Value)>, Failure> {
+        for refresh in [false, true] {
+            let known = self.known_queues(refresh).await?;
+            if known.is_empty() {
+                continue;
+            }
+            let mut pipe = redis::pipe();
+            for q in &known {
+                let rec = q.record(id).rec;
+                if read { pipe.cmd("HGETALL").arg(rec) } else { pipe.cmd("EXISTS").arg(rec) };
+            }
+            let replies: Vec<Value> = self.inner.redis.pipeline(&pipe).await?;
+            for (q, reply) in known.iter().zip(replies) {
+                let found = match &reply {
+                    Value::Int(n) => *n == 1,
+                    Value::Map(m) => !m.is_empty(),
+                    Value::Array(a) => !a.is_empty(),
+                    _ => false,
+                };
+                if found {
+                    return Ok(Some((q.record(id), reply)));
+                }
+            }
+        }
+        Ok(None)
     }
 
     fn ttl_ms(&self) -> u64 {
@@ -68,12 +138,11 @@ impl RedisResults {
     /// create first if there is none.
     fn apply_call(
         &self,
-        id: TaskId,
+        k: &TaskKeys,
         read_back: bool,
         p: &Patch,
         create: Option<&TaskRecord>,
     ) -> Result<redis::Cmd, Failure> {
-        let k = self.keys(id);
         let mut cmd = self.inner.scripts.apply.call(&[&k.rec, &k.done]);
         cmd.arg(if read_back { "1" } else { "0" })
             .arg(self.ttl_ms())
@@ -106,8 +175,8 @@ impl RedisResults {
 
     /// Applies `p` to the record of `id`, creating it from `create` first if it is missing;
     /// the record afterwards, `None` if there is none (and nothing to create it from).
-    async fn apply(&self, id: TaskId, p: &Patch, create: Option<&TaskRecord>) -> Result<Option<TaskRecord>, Failure> {
-        let cmd = self.apply_call(id, true, p, create)?;
+    async fn apply(&self, k: &TaskKeys, p: &Patch, create: Option<&TaskRecord>) -> Result<Option<TaskRecord>, Failure> {
+        let cmd = self.apply_call(k, true, p, create)?;
         let reply: Value = self.inner.redis.query(&cmd).await?;
         match array(&reply, "result apply")? {
             [found] if int(found, "result apply")? == 0 => Ok(None),
@@ -118,8 +187,8 @@ impl RedisResults {
 
     /// [`Self::apply`] without reading the record back: `None` if there is no record (and
     /// nothing to create it from), else whether the guard let the change apply.
-    async fn set(&self, id: TaskId, p: &Patch, create: Option<&TaskRecord>) -> Result<Option<bool>, Failure> {
-        let cmd = self.apply_call(id, false, p, create)?;
+    async fn set(&self, k: &TaskKeys, p: &Patch, create: Option<&TaskRecord>) -> Result<Option<bool>, Failure> {
+        let cmd = self.apply_call(k, false, p, create)?;
         match self.inner.redis.query::<i64>(&cmd).await? {
             -1 => Ok(None),
             n => Ok(Some(n == 1)),
@@ -127,8 +196,35 @@ impl RedisResults {
     }
 
     async fn read(&self, id: TaskId) -> Result<Option<TaskRecord>, Failure> {
-        let reply: Value = self.inner.redis.query(redis::cmd("HGETALL").arg(self.keys(id).rec)).await?;
-        match &reply {
+        let Some((_, reply)) = self.probe(id, true).await? else { return Ok(None) };
+        parse_record(&reply)
+    }
+
+    /// The record at `k` (`None`: none).
+    async fn read_at(&self, k: &TaskKeys) -> Result<Option<TaskRecord>, Failure> {
+        let reply: Value = self.inner.redis.query(redis::cmd("HGETALL").arg(&k.rec)).await?;
+        parse_record(&reply)
+    }
+
+    /// Adds `queue` to the known queues before a record of it is created.
+    async fn known_queue(&self, queue: &QueueName) -> Result<(), Failure> {
+        let _: i64 = self.inner.redis.query(redis::cmd("SADD").arg(&self.inner.queues).arg(queue.as_str())).await?;
+        Ok(())
+    }
+
+    /// Adds the record's queue to the known queues (where calls by id look) along with a write.
+    fn known(&self, pipe: &mut redis::Pipeline, queues: &[&QueueName]) {
+        let mut names: Vec<&str> = queues.iter().map(|q| q.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        pipe.cmd("SADD").arg(&self.inner.queues).arg(names).ignore();
+    }
+}
+
+/// An `HGETALL` reply as a record (`None`: empty, no record).
+fn parse_record(reply: &Value) -> Result<Option<TaskRecord>, Failure> {
+    {
+        match reply {
             Value::Map(pairs) => {
                 let flat: Vec<Value> = pairs.iter().flat_map(|(k, v)| [k.clone(), v.clone()]).collect();
                 record(&flat)
@@ -142,14 +238,18 @@ impl RedisResults {
 impl ResultBackend for RedisResults {
     #[tracing::instrument(level = "debug", skip_all, fields(task_id = %rec.id), err)]
     async fn create(&self, rec: &TaskRecord) -> Result<bool, ResultError> {
-        let k = self.keys(rec.id);
+        let k = self.keys(&rec.queue, rec.id);
         let fields = fields(rec)?;
         let mut cmd = self.inner.scripts.create.call(&[&k.rec, &k.done]);
         cmd.arg(self.ttl_ms()).arg(if rec.state.is_terminal() { "1" } else { "0" });
         for (f, v) in &fields {
             cmd.arg(f).arg(v);
         }
-        Ok(self.inner.redis.query::<i64>(&cmd).await? == 1)
+        let mut pipe = redis::pipe();
+        self.known(&mut pipe, &[&rec.queue]);
+        pipe.add_command(cmd);
+        let (created,): (i64,) = self.inner.redis.pipeline(&pipe).await?;
+        Ok(created == 1)
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(count = records.len()), err)]
@@ -160,8 +260,9 @@ impl ResultBackend for RedisResults {
         // Plain commands, no script: the ids are new, so there is nothing to check first.
         let ttl = self.ttl_ms();
         let mut pipe = redis::pipe();
+        self.known(&mut pipe, &records.iter().map(|r| &r.queue).collect::<Vec<_>>());
         for rec in records {
-            let k = self.keys(rec.id);
+            let k = self.keys(&rec.queue, rec.id);
             let mut hset = redis::cmd("HSET");
             hset.arg(&k.rec);
             for (f, v) in fields(rec)? {
@@ -180,27 +281,33 @@ impl ResultBackend for RedisResults {
     #[tracing::instrument(level = "debug", skip_all, fields(task_id = %msg.id, state = %update.state), err)]
     async fn record(&self, msg: &TaskMessage, update: &StateUpdate) -> Result<TaskRecord, ResultError> {
         let p = patch(update)?;
-        if let Some(rec) = self.apply(msg.id, &p, None).await? {
+        let k = self.keys(&msg.queue, msg.id);
+        if let Some(rec) = self.apply(&k, &p, None).await? {
             return Ok(rec);
         }
         // Missing (expired, or never written): made from the message, then changed.
-        let created = self.apply(msg.id, &p, Some(&TaskRecord::pending(msg, Utc::now()))).await?;
+        self.known_queue(&msg.queue).await?;
+        let created = self.apply(&k, &p, Some(&TaskRecord::pending(msg, Utc::now()))).await?;
         created.ok_or_else(|| ResultError::Internal("the record was not stored".into()))
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(task_id = %msg.id, state = %update.state), err)]
     async fn record_applied(&self, msg: &TaskMessage, update: &StateUpdate) -> Result<bool, ResultError> {
         let p = patch(update)?;
-        if let Some(applied) = self.set(msg.id, &p, None).await? {
+        let k = self.keys(&msg.queue, msg.id);
+        if let Some(applied) = self.set(&k, &p, None).await? {
             return Ok(applied);
         }
-        let created = self.set(msg.id, &p, Some(&TaskRecord::pending(msg, Utc::now()))).await?;
+        self.known_queue(&msg.queue).await?;
+        let created = self.set(&k, &p, Some(&TaskRecord::pending(msg, Utc::now()))).await?;
         created.ok_or_else(|| ResultError::Internal("the record was not stored".into()))
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(task_id = %id, state = %update.state), err)]
     async fn update(&self, id: TaskId, update: &StateUpdate) -> Result<Option<TaskRecord>, ResultError> {
-        Ok(self.apply(id, &patch(update)?, None).await?)
+        let p = patch(update)?;
+        let Some(k) = self.locate(id).await? else { return Ok(None) };
+        Ok(self.apply(&k, &p, None).await?)
     }
 
     #[tracing::instrument(level = "debug", skip(self), err)]
@@ -210,14 +317,14 @@ impl ResultBackend for RedisResults {
 
     #[tracing::instrument(level = "debug", skip(self), err)]
     async fn delete(&self, id: TaskId) -> Result<(), ResultError> {
-        let k = self.keys(id);
+        let Some(k) = self.locate(id).await? else { return Ok(()) };
         let _: i64 = self.inner.redis.query(redis::cmd("UNLINK").arg(&k.rec).arg(&k.done)).await?;
         Ok(())
     }
 
     #[tracing::instrument(level = "debug", skip(self), err)]
     async fn add_child(&self, parent: TaskId, child: TaskId) -> Result<(), ResultError> {
-        let k = self.keys(parent);
+        let Some(k) = self.locate(parent).await? else { return Ok(()) };
         let mut cmd = self.inner.scripts.add_child.call(&[&k.rec, &k.done]);
         cmd.arg(self.ttl_ms()).arg(child.to_string());
         let _: i64 = self.inner.redis.query(&cmd).await?;
@@ -228,11 +335,12 @@ impl ResultBackend for RedisResults {
     async fn wait(&self, id: TaskId, timeout: Duration) -> Result<Option<TaskRecord>, ResultError> {
         let deadline =
             Instant::now().checked_add(timeout).unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400));
-        let done = self.keys(id).done;
+        let Some(k) = self.locate(id).await? else { return Ok(None) };
+        let done = k.done.clone();
         loop {
             // Looked at before blocking; a record finishing after the look leaves the token
             // in `done`, so the block below returns at once (no lost wake-up).
-            let rec = self.read(id).await?;
+            let rec = self.read_at(&k).await?;
             match rec {
                 Some(r) if !r.state.is_terminal() && Instant::now() < deadline => {}
                 other => return Ok(other),
