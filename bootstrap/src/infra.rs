@@ -3,7 +3,7 @@
 use anyhow::Context;
 use goodrobot_ports::{
     BidRepository, Broker, Cache, Clock, EventLog, HealthCheck, Notifier, OrderRepository, RateLimiter, ResultBackend,
-    SessionStore, StateStore, SystemClock, UserRepository, WorkerRegistry,
+    SessionStore, StateStore, SystemClock, UserRepository, WorkerRegistry, WorkerStore,
 };
 use goodrobot_redis::{
     FailPolicy, RedisCache, RedisConfig, RedisPool, RedisRateLimiter, RedisSessionStore, RedisStateStore,
@@ -37,6 +37,8 @@ pub struct Infra {
     pub sessions: Arc<dyn SessionStore>,
     pub broker: Arc<dyn Broker>,
     pub results: Arc<dyn ResultBackend>,
+    /// A worker's two calls per task (claim + STARTED, outcome + settlement).
+    pub worker_store: Arc<dyn WorkerStore>,
     pub notifier: Arc<dyn Notifier>,
     pub clock: Arc<dyn Clock>,
     /// Workers' heartbeats (what the monitor lists).
@@ -66,7 +68,9 @@ impl Infra {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let broker = Arc::new(goodrobot_memory::MemoryBroker::new(clock.clone()));
         let results = Arc::new(goodrobot_memory::MemoryResults::new());
+        let worker_store = Arc::new(goodrobot_ports::SeparateWorkerStore { broker: broker.clone(), results: results.clone() });
         Self {
+            worker_store,
             users: Arc::new(store.clone()),
             orders: Arc::new(store.clone()),
             bids: Arc::new(store.clone()),
@@ -135,18 +139,21 @@ impl Infra {
                 Arc::new(ResilientRateLimiter::new(Arc::new(RedisRateLimiter::new(pool.clone())), policy));
             infra.state = Arc::new(RedisStateStore::new(pool.clone()));
             infra.sessions = Arc::new(RedisSessionStore::new(pool.clone()));
-            infra.broker = Arc::new(goodrobot_redis_broker::RedisBroker::new(
+            let broker = goodrobot_redis_broker::RedisBroker::new(
                 pool.clone(),
                 goodrobot_redis_broker::RedisBrokerConfig {
                     wait_replicas: settings.redis_wait_replicas,
                     wait_timeout: settings.redis_wait_timeout,
                     ..goodrobot_redis_broker::RedisBrokerConfig::default()
                 },
-            ));
-            infra.results = Arc::new(goodrobot_redis_broker::RedisResults::new(
+            );
+            infra.broker = Arc::new(broker.clone());
+            let results = goodrobot_redis_broker::RedisResults::new(
                 pool.clone(),
                 goodrobot_redis_broker::RedisResultsConfig { ttl: settings.result_ttl },
-            ));
+            );
+            infra.worker_store = Arc::new(goodrobot_redis_broker::RedisWorkerStore::new(broker.clone(), results.clone()));
+            infra.results = Arc::new(results);
             infra.workers = Arc::new(goodrobot_redis::RedisWorkerRegistry::new(pool.clone()));
             infra.events = Arc::new(goodrobot_redis::RedisEventLog::new(pool.clone(), EVENT_LOG_CAPACITY));
             infra.tasks = Backend::Redis;

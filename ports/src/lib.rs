@@ -16,6 +16,7 @@ pub mod results;
 pub mod services;
 pub mod session;
 pub mod state;
+pub mod worker_store;
 
 pub use broker::{Broker, BrokerError, Delivery, EnqueueOutcome, FetchRequest, LeaseToken, QueueStats};
 pub use cache::{Cache, CacheError, CacheExt};
@@ -29,3 +30,4 @@ pub use repository::{BidRepository, OrderRepository, RepoError, UserRepository};
 pub use results::{ResultBackend, ResultError};
 pub use session::{Session, SessionError, SessionStore, SessionToken, TokenHash};
 pub use state::{StateError, StateStore, UserState};
+pub use worker_store::{Claimed, SeparateWorkerStore, Settled, Settlement, StartStamp, WorkerStore, WorkerStoreError};

@@ -2,6 +2,7 @@
 
 use goodrobot_domain::task::QueueName;
 use goodrobot_ports::{
+    WorkerStore,
     BidRepository, Broker, Cache, Clock, EventLog, Notifier, OrderRepository, RateLimiter, ResultBackend,
     UserRepository, WorkerRegistry,
 };
@@ -38,6 +39,8 @@ impl Default for WorkerConfig {
 #[derive(Clone)]
 pub struct WorkerDeps {
     pub broker: Arc<dyn Broker>,
+    /// The two calls per task: claim (+ STARTED), outcome + settlement.
+    pub store: Arc<dyn WorkerStore>,
     pub results: Arc<dyn ResultBackend>,
     pub clock: Arc<dyn Clock>,
     pub users: Arc<dyn UserRepository>,
@@ -74,6 +77,7 @@ impl WorkerDeps {
     pub fn from_infra(infra: &goodrobot_bootstrap::Infra) -> Self {
         Self {
             broker: infra.broker.clone(),
+            store: infra.worker_store.clone(),
             results: infra.results.clone(),
             clock: infra.clock.clone(),
             users: infra.users.clone(),

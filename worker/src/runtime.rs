@@ -2,7 +2,9 @@
 
 use futures::FutureExt;
 use goodrobot_domain::task::{StateUpdate, TaskFailure, TaskId, TaskMessage, TaskState, spec};
-use goodrobot_ports::{BrokerError, Delivery, FetchRequest, LeaseToken, TaskEvent, services::TaskService};
+use goodrobot_ports::{
+    Delivery, FetchRequest, LeaseToken, Settled, Settlement, StartStamp, TaskEvent, services::TaskService,
+};
 use std::{
     collections::HashMap,
     panic::AssertUnwindSafe,
@@ -116,14 +118,18 @@ impl Runtime {
                 lease: self.config.lease,
                 wait: Duration::from_secs(5),
             };
+            // STARTED is recorded by the claim itself for the tasks that start at once.
+            let stamp = StartStamp { worker: self.id.to_string(), at: self.deps.clock.now() };
             let fetched = tokio::select! {
-                r = self.deps.broker.fetch(&req) => r,
+                r = self.deps.store.claim(&req, &stamp) => r,
                 () = shutdown.cancelled() => break,
             };
             match fetched {
-                Ok(deliveries) => {
+                Ok(claimed) => {
                     error_pause = Duration::from_millis(50);
-                    for d in deliveries {
+                    for c in claimed {
+                        let d = c.delivery;
+                        let stamped = c.started.then_some(stamp.at);
                         let Some(permit) = permits.pop() else {
                             tracing::error!(task_id = %d.message.id, "broker returned more tasks than asked; releasing");
                             let _ = self.deps.broker.release(&d.token).await;
@@ -132,7 +138,7 @@ impl Runtime {
                         let this = self.clone();
                         let abort = abort.clone();
                         jobs.spawn(async move {
-                            this.execute(d, abort).await;
+                            this.execute(d, stamped, abort).await;
                             drop(permit);
                         });
                     }
@@ -217,25 +223,26 @@ impl Runtime {
     }
 
     #[tracing::instrument(skip_all, fields(task_id = %d.message.id, task = %d.message.name, attempt = d.attempt))]
-    async fn execute(self: Arc<Self>, d: Delivery, abort: CancellationToken) {
+    /// `stamped`: when the claim recorded STARTED for this delivery, if it did.
+    async fn execute(self: Arc<Self>, d: Delivery, stamped: Option<chrono::DateTime<chrono::Utc>>, abort: CancellationToken) {
         let msg = &d.message;
         let now = self.deps.clock.now();
         if let Some(reason) = &d.revoked {
             let mut u = self.update(TaskState::Revoked, &d);
             u.error = Some(TaskFailure::new("Revoked", reason.clone()));
-            return self.finish(&d, u, Finish::Ack).await;
+            return self.finish(&d, u, Settlement::Ack).await;
         }
         if msg.is_expired(now) {
             let mut u = self.update(TaskState::Revoked, &d);
             u.error =
                 Some(TaskFailure::new("Expired", format!("expired at {}", msg.expires.unwrap_or(now).to_rfc3339())));
-            return self.finish(&d, u, Finish::Ack).await;
+            return self.finish(&d, u, Settlement::Ack).await;
         }
         let Some(handler) = self.registry.get(&msg.name) else {
             let mut u = self.update(TaskState::Failure, &d);
             let failure = TaskFailure::new("NotRegistered", format!("this worker has no handler for {:?}", msg.name));
             u.error = Some(failure.clone());
-            return self.finish(&d, u, Finish::DeadLetter(failure)).await;
+            return self.finish(&d, u, Settlement::DeadLetter(failure)).await;
         };
         let label = self.label(&msg.name);
         // From here the lease is renewed while the task waits or runs.
@@ -253,9 +260,17 @@ impl Runtime {
             forget();
             return;
         }
-        let started_update = self.update(TaskState::Started, &d);
+        let mut started_update = self.update(TaskState::Started, &d);
+        if let Some(at) = stamped {
+            // Recorded by the claim, with the claim's time.
+            started_update.at = at;
+        }
         let started_at = started_update.at;
-        match self.deps.results.record_applied(msg, &started_update).await {
+        let recorded = match stamped {
+            Some(_) => Ok(true),
+            None => self.deps.results.record_applied(msg, &started_update).await,
+        };
+        match recorded {
             Ok(applied) => {
                 let ev = TaskEvent::of_update(msg, &started_update, None);
                 self.metrics.started(label, ev.wait_s);
@@ -322,7 +337,7 @@ impl Runtime {
             Ended::Finished(Ok(result)) => {
                 let mut u = self.update(TaskState::Success, &d);
                 u.result = Some(result);
-                self.finish_started(&d, u, Finish::Ack, Some(started_at)).await;
+                self.finish_started(&d, u, Settlement::Ack, Some(started_at)).await;
             }
             Ended::Finished(Err(e)) => self.failed(&d, e, started_at).await,
             Ended::Panicked(m) => self.failed(&d, TaskError::permanent("HandlerPanicked", m), started_at).await,
@@ -384,7 +399,7 @@ impl Runtime {
             u.eta = Some(at);
             u.retries = Some(next.retries);
             tracing::info!(error = %e, retry = next.retries, eta = %at.to_rfc3339(), "task will be retried");
-            return self.finish_started(d, u, Finish::Retry(Box::new(next), at), Some(started_at)).await;
+            return self.finish_started(d, u, Settlement::Retry { next: Box::new(next), at }, Some(started_at)).await;
         }
         let mut failure = e.to_failure();
         if e.is_retryable() {
@@ -393,44 +408,41 @@ impl Runtime {
         tracing::warn!(kind = %failure.kind, error = %failure.message, "task failed");
         let mut u = self.update(TaskState::Failure, d);
         u.error = Some(failure.clone());
-        self.finish_started(d, u, Finish::DeadLetter(failure), Some(started_at)).await;
+        self.finish_started(d, u, Settlement::DeadLetter(failure), Some(started_at)).await;
     }
 
     /// Settles a delivery that never started (revoked, expired, not registered).
-    async fn finish(&self, d: &Delivery, u: StateUpdate, how: Finish) {
+    async fn finish(&self, d: &Delivery, u: StateUpdate, how: Settlement) {
         self.finish_started(d, u, how, None).await;
     }
 
-    /// Records the outcome, then settles the delivery with the broker. If the outcome
-    /// cannot be recorded the task is handed back (it runs again: at least once).
+    /// Records the outcome and settles the delivery with the broker, in one step where the
+    /// store can. If that fails the task is handed back (it runs again: at least once).
     /// `started_at`: when this delivery started running, if it did.
     async fn finish_started(
         &self,
         d: &Delivery,
         u: StateUpdate,
-        how: Finish,
+        how: Settlement,
         started_at: Option<chrono::DateTime<chrono::Utc>>,
     ) {
         let state = u.state;
-        match self.deps.results.record_applied(&d.message, &u).await {
-            Ok(true) => self.events.emit(TaskEvent::of_update(&d.message, &u, started_at)),
-            Ok(false) => {
-                tracing::debug!(state = %state, "outcome not recorded: the record is final or a newer delivery's")
-            }
+        let label = self.label(&d.message.name);
+        let (retry, dead_letter) = (matches!(how, Settlement::Retry { .. }), matches!(how, Settlement::DeadLetter(_)));
+        let Settled { recorded, lease_held } = match self.deps.store.settle(d, &u, &how).await {
+            Ok(settled) => settled,
             Err(e) => {
-                tracing::error!(error = %e, state = %state, "cannot record the outcome; handing the task back");
+                tracing::error!(error = %e, state = %state, "cannot record the outcome and settle; handing the task back");
                 let _ = self.deps.broker.release(&d.token).await;
                 return;
             }
-        }
-        let label = self.label(&d.message.name);
-        self.metrics.finished(label, state);
-        let (retry, dead_letter) = (matches!(how, Finish::Retry(..)), matches!(how, Finish::DeadLetter(_)));
-        let settled = match how {
-            Finish::Ack => self.deps.broker.ack(&d.token).await,
-            Finish::Retry(next, at) => self.deps.broker.retry(&d.token, &next, at).await,
-            Finish::DeadLetter(f) => self.deps.broker.dead_letter(&d.token, &f).await,
         };
+        if recorded {
+            self.events.emit(TaskEvent::of_update(&d.message, &u, started_at));
+        } else {
+            tracing::debug!(state = %state, "outcome not recorded: the record is final or a newer delivery's");
+        }
+        self.metrics.finished(label, state);
         let counter = match state {
             TaskState::Success => &self.counters.succeeded,
             TaskState::Retry => &self.counters.retried,
@@ -438,23 +450,15 @@ impl Runtime {
             _ => &self.counters.failed,
         };
         counter.fetch_add(1, Ordering::Relaxed);
-        match settled {
-            Ok(()) if retry => self.metrics.retried(label),
-            Ok(()) if dead_letter => self.metrics.dead_lettered(label),
-            Ok(()) => {}
-            Err(BrokerError::LeaseLost(id)) => {
-                self.metrics.lease_lost();
-                tracing::warn!(task_id = %id, "lease was lost before the outcome was settled; a newer delivery owns the task");
-            }
-            Err(e) => tracing::error!(error = %e, "cannot settle the task with the broker; it will be redelivered"),
+        if !lease_held {
+            self.metrics.lease_lost();
+            tracing::warn!(task_id = %d.message.id, "lease was lost before the outcome was settled; a newer delivery owns the task");
+        } else if retry {
+            self.metrics.retried(label);
+        } else if dead_letter {
+            self.metrics.dead_lettered(label);
         }
     }
-}
-
-enum Finish {
-    Ack,
-    Retry(Box<TaskMessage>, chrono::DateTime<chrono::Utc>),
-    DeadLetter(TaskFailure),
 }
 
 fn panic_message(p: &Box<dyn std::any::Any + Send>) -> String {

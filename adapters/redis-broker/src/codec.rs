@@ -1,6 +1,9 @@
-//! What is stored and how script replies are read: a stored message is its priority digit
-//! followed by its JSON (scripts read the priority without decoding JSON); times are ms since
-//! the epoch; replies are `redis::Value`s taken apart by position.
+//! What is stored and how script replies are read: a stored message is its priority digit,
+//! a start flag (`S`: the claim may record STARTED, `L`: the worker records it when the
+//! handler starts, see `TaskMessage::starts_when_claimed`), its retries in decimal, then its
+//! JSON (scripts read the prefix without decoding JSON; messages stored before the flag
+//! existed are a digit and the JSON, and start late);
+//! times are ms since the epoch; replies are `redis::Value`s taken apart by position.
 
 use chrono::{DateTime, Utc};
 use goodrobot_domain::task::{TaskId, TaskMessage};
@@ -34,17 +37,21 @@ pub(crate) fn from_epoch_ms(ms: i64) -> DateTime<Utc> {
     })
 }
 
-/// The stored form of a message: priority digit, then JSON.
+/// The stored form of a message: priority digit, start flag, then JSON.
 pub(crate) fn encode(msg: &TaskMessage) -> Result<Vec<u8>, Failure> {
     let mut out = Vec::with_capacity(384);
     out.push(b'0' + msg.priority.get());
+    out.push(if msg.starts_when_claimed() { b'S' } else { b'L' });
+    out.extend_from_slice(msg.retries.to_string().as_bytes());
     serde_json::to_writer(&mut out, msg).map_err(|e| Failure::Internal(format!("message not serializable: {e}")))?;
     Ok(out)
 }
 
 /// A message back from its stored form.
 pub(crate) fn decode(stored: &[u8]) -> Result<TaskMessage, String> {
-    let json = stored.get(1..).ok_or("empty stored message")?;
+    // The JSON starts at the first `{` (the prefix has none).
+    let start = stored.iter().position(|&b| b == b'{').ok_or("stored message without JSON")?;
+    let json = &stored[start..];
     serde_json::from_slice(json).map_err(|e| format!("stored message unreadable: {e}"))
 }
 

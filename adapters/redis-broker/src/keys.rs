@@ -44,6 +44,10 @@ pub(crate) struct QueueKeys {
     pub task: String,
     /// `<done>` + id: LIST, one token while the record is terminal.
     pub done: String,
+    /// HASH id → revoke reason of tasks of this queue revoked while in flight.
+    pub revoked: String,
+    /// ZSET id → when that mark expires (ms, Redis clock).
+    pub revoked_exp: String,
 }
 
 impl QueueKeys {
@@ -63,6 +67,8 @@ impl QueueKeys {
             wake: k("wake"),
             task: k("t:"),
             done: k("d:"),
+            revoked: k("revoked"),
+            revoked_exp: k("revoked-exp"),
         }
     }
 
@@ -72,7 +78,7 @@ impl QueueKeys {
     }
 
     #[cfg(test)]
-    pub(crate) fn all(&self) -> [&str; 12] {
+    pub(crate) fn all(&self) -> [&str; 14] {
         [
             &self.msg,
             &self.ready,
@@ -86,6 +92,8 @@ impl QueueKeys {
             &self.wake,
             &self.task,
             &self.done,
+            &self.revoked,
+            &self.revoked_exp,
         ]
     }
 }
@@ -167,7 +175,7 @@ mod tests {
             assert!(k.starts_with("test-keys:"), "{k}");
         }
         let distinct: std::collections::HashSet<&str> = keys.all().into_iter().collect();
-        assert_eq!(distinct.len(), 12);
+        assert_eq!(distinct.len(), 14);
     }
 
     #[test]

@@ -6,10 +6,11 @@
 //! let results = RedisResults::new(pool, RedisResultsConfig { ttl: Duration::from_secs(24 * 3600) });
 //! ```
 //!
-//! Every script touches the keys of one hash slot (`{q:<queue>}` per queue, `{t:<id>}` per
-//! task result); due times and leases are decided on Redis's clock; idle fetches and result
-//! waits block on lists instead of polling. `docs/broker.md` has the key layout, the scripts
-//! and the guarantees.
+//! Every script touches the keys of one hash slot (`{q:<queue>}` per queue, its tasks' result
+//! records included, or `{revoked}`); due times and leases are decided on Redis's clock; idle
+//! fetches and result waits block on lists instead of polling. [`RedisWorkerStore`] gives a
+//! worker two calls per task: claim + STARTED, outcome + settlement. `docs/broker.md` has the
+//! key layout, the scripts and the guarantees.
 
 mod broker;
 mod codec;
@@ -18,7 +19,9 @@ mod conn;
 mod keys;
 mod results;
 mod scripts;
+mod worker_store;
 
 pub use broker::RedisBroker;
 pub use config::{RedisBrokerConfig, RedisResultsConfig};
 pub use results::RedisResults;
+pub use worker_store::RedisWorkerStore;

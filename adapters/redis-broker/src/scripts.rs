@@ -3,6 +3,7 @@
 use crate::conn::Lua;
 
 const PRELUDE: &str = include_str!("scripts/prelude.lua");
+const RECORD_PATCH: &str = include_str!("scripts/record_patch.lua");
 
 fn with_prelude(body: &str) -> Lua {
     Lua::new(format!("{PRELUDE}\n{body}"))
@@ -22,6 +23,8 @@ pub(crate) struct BrokerScripts {
     pub revoke_drop: Lua,
     pub revoke_mark: Lua,
     pub purge: Lua,
+    /// Outcome + settlement in one step (the worker's second call per task).
+    pub settle: Lua,
 }
 
 impl BrokerScripts {
@@ -38,6 +41,7 @@ impl BrokerScripts {
             revoke_drop: with_prelude(include_str!("scripts/revoke_drop.lua")),
             revoke_mark: with_prelude(include_str!("scripts/revoke_mark.lua")),
             purge: with_prelude(include_str!("scripts/purge.lua")),
+            settle: Lua::new(format!("{PRELUDE}\n{RECORD_PATCH}\n{}", include_str!("scripts/settle.lua"))),
         }
     }
 
@@ -54,6 +58,7 @@ impl BrokerScripts {
             &self.revoke_drop,
             &self.revoke_mark,
             &self.purge,
+            &self.settle,
         ]
         .into_iter()
         .cloned()
@@ -73,7 +78,7 @@ impl ResultScripts {
     pub(crate) fn new() -> Self {
         Self {
             create: Lua::new(include_str!("scripts/result_create.lua").to_owned()),
-            apply: Lua::new(include_str!("scripts/result_apply.lua").to_owned()),
+            apply: Lua::new(format!("{RECORD_PATCH}\n{}", include_str!("scripts/result_apply.lua"))),
             add_child: Lua::new(include_str!("scripts/result_add_child.lua").to_owned()),
         }
     }

@@ -171,6 +171,13 @@ impl TaskMessage {
         self.expires.is_some_and(|e| e <= now)
     }
 
+    /// Whether the claim of a delivery may record STARTED at once: the handler starts right
+    /// away unless the task may expire before it (checked first) or must wait for its rate
+    /// limit; those record STARTED when the handler really starts.
+    pub fn starts_when_claimed(&self) -> bool {
+        self.expires.is_none() && super::contracts::spec(&self.name).is_none_or(|s| s.defaults.rate_limit_per_sec.is_none())
+    }
+
     /// The root of this task's chain: its own id if it has no root.
     pub fn root(&self) -> TaskId {
         self.root_id.unwrap_or(self.id)

@@ -82,9 +82,11 @@ pub async fn harness_redis() -> Harness {
         .await
         .expect("the test Redis");
     let mut h = harness();
-    let broker: Arc<dyn goodrobot_ports::Broker> =
-        Arc::new(goodrobot_redis_broker::RedisBroker::new(pool.clone(), Default::default()));
-    let results: Arc<dyn ResultBackend> = Arc::new(goodrobot_redis_broker::RedisResults::new(pool, Default::default()));
+    let redis_broker = goodrobot_redis_broker::RedisBroker::new(pool.clone(), Default::default());
+    let redis_results = goodrobot_redis_broker::RedisResults::new(pool, Default::default());
+    h.deps.store = Arc::new(goodrobot_redis_broker::RedisWorkerStore::new(redis_broker.clone(), redis_results.clone()));
+    let broker: Arc<dyn goodrobot_ports::Broker> = Arc::new(redis_broker);
+    let results: Arc<dyn ResultBackend> = Arc::new(redis_results);
     h.deps.broker = broker.clone();
     h.deps.results = results.clone();
     h.tasks = TaskService::new(broker.clone(), results.clone(), h.deps.clock.clone(), TaskPolicy::default());
@@ -118,6 +120,7 @@ pub fn harness_with_clock(clock: Arc<dyn Clock>) -> Harness {
     let notifier = Arc::new(RecordingNotifier::default());
     let deps = WorkerDeps {
         broker: broker.clone(),
+        store: Arc::new(goodrobot_ports::SeparateWorkerStore { broker: broker.clone(), results: results.clone() }),
         results: results.clone(),
         clock: clock.clone(),
         users: Arc::new(store.clone()),

@@ -4,7 +4,7 @@
 //! time / lease expiry the rounds reported, whichever is first.
 
 use goodrobot_domain::task::{QueueName, TaskFailure};
-use goodrobot_ports::{BrokerError, Delivery, FetchRequest, LeaseToken};
+use goodrobot_ports::{BrokerError, Claimed, Delivery, FetchRequest, LeaseToken};
 use redis::Value;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -20,9 +20,17 @@ const WAKE_TTL_MS: i64 = 60_000;
 /// At most this many tasks are claimed by one script call.
 const MAX_CLAIM: usize = 1000;
 
+/// STARTED as a claim records it: the result TTL in ms, the worker and the time, as JSON.
+#[derive(Debug, Clone)]
+pub(crate) struct Stamp {
+    pub ttl_ms: u64,
+    pub worker: String,
+    pub at: String,
+}
+
 /// What one round on one queue gave.
 struct Round {
-    deliveries: Vec<Delivery>,
+    deliveries: Vec<Claimed>,
     /// How long until something may become due there (`None`: nothing is scheduled).
     next: Option<Duration>,
     /// Redis's clock (ms) when the round ran.
@@ -33,7 +41,7 @@ struct Round {
 
 /// What a fetch round over the queues gave.
 struct Rounds {
-    deliveries: Vec<Delivery>,
+    deliveries: Vec<Claimed>,
     next: Option<Duration>,
     now: i64,
     revocations: bool,
@@ -52,13 +60,23 @@ fn give_back_token(answer: &Value) -> Option<redis::Pipeline> {
 
 impl RedisBroker {
     pub(super) async fn fetch_waiting(&self, req: &FetchRequest) -> Result<Vec<Delivery>, BrokerError> {
+        Ok(self.claim_waiting(req, None).await?.into_iter().map(|c| c.delivery).collect())
+    }
+
+    /// Claims like `fetch`; with a `stamp`, each claimed task that may start at once gets
+    /// STARTED recorded by the claim script itself (`Claimed::started`).
+    pub(crate) async fn claim_waiting(
+        &self,
+        req: &FetchRequest,
+        stamp: Option<&Stamp>,
+    ) -> Result<Vec<Claimed>, BrokerError> {
         if req.max == 0 || req.queues.is_empty() {
             return Ok(Vec::new());
         }
         let deadline =
             Instant::now().checked_add(req.wait).unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400));
         loop {
-            let Rounds { deliveries: mut got, next, now: redis_now, revocations } = self.fetch_once(req).await?;
+            let Rounds { deliveries: mut got, next, now: redis_now, revocations } = self.fetch_once(req, stamp).await?;
             if !got.is_empty() {
                 if revocations {
                     self.fill_revocations(&mut got, redis_now).await?;
@@ -118,14 +136,14 @@ impl RedisBroker {
 
     /// One round over the queues in order until `max` tasks are claimed; also the earliest
     /// time something may change if nothing was claimed.
-    async fn fetch_once(&self, req: &FetchRequest) -> Result<Rounds, BrokerError> {
+    async fn fetch_once(&self, req: &FetchRequest, stamp: Option<&Stamp>) -> Result<Rounds, BrokerError> {
         let mut out = Rounds { deliveries: Vec::new(), next: None, now: 0, revocations: false };
         for queue in &req.queues {
             let want = req.max.saturating_sub(out.deliveries.len());
             if want == 0 {
                 break;
             }
-            let round = self.claim(queue, want.min(MAX_CLAIM), req.lease).await?;
+            let round = self.claim(queue, want.min(MAX_CLAIM), req.lease, stamp).await?;
             out.deliveries.extend(round.deliveries);
             out.next = match (out.next, round.next) {
                 (Some(a), Some(b)) => Some(a.min(b)),
@@ -137,7 +155,13 @@ impl RedisBroker {
         Ok(out)
     }
 
-    async fn claim(&self, queue: &QueueName, max: usize, lease: Duration) -> Result<Round, BrokerError> {
+    async fn claim(
+        &self,
+        queue: &QueueName,
+        max: usize,
+        lease: Duration,
+        stamp: Option<&Stamp>,
+    ) -> Result<Round, BrokerError> {
         let k = self.keys(queue);
         let mut cmd = self.scripts().fetch.call(&[
             &k.msg,
@@ -150,8 +174,16 @@ impl RedisBroker {
             &k.dedup,
             &k.dedup_of,
             &k.wake,
+            &k.task,
+            &k.done,
+            &k.revoked,
+            &k.revoked_exp,
         ]);
         cmd.arg(max).arg(ms(lease)).arg(self.inner.cfg.max_deliveries).arg(self.inner.cfg.batch.max(1));
+        match stamp {
+            Some(s) => cmd.arg("1").arg(s.ttl_ms).arg(&s.worker).arg(&s.at),
+            None => cmd.arg("0").arg(0).arg("").arg(""),
+        };
         let mut pipe = redis::pipe();
         pipe.add_command(cmd).cmd("EXISTS").arg(&self.inner.revocations.reasons);
         let (reply, revocations): (Value, bool) = self.redis().pipeline(&pipe).await?;
@@ -165,9 +197,9 @@ impl RedisBroker {
             tracing::warn!(task_id = %text(id, "dead-lettered id")?, %queue, "task dead-lettered: delivery limit exceeded");
         }
         let lease_until = from_epoch_ms(now.saturating_add(i64::try_from(ms(lease)).unwrap_or(i64::MAX)));
-        let mut deliveries = Vec::with_capacity(claimed.len() / 4);
-        for task in claimed.chunks(4) {
-            let [id, fence, attempt, body] = task else {
+        let mut deliveries = Vec::with_capacity(claimed.len() / 6);
+        for task in claimed.chunks(6) {
+            let [id, fence, attempt, body, started, reason] = task else {
                 return Err(Failure::Internal("fetch reply of the wrong length".into()).into());
             };
             let token = LeaseToken {
@@ -176,8 +208,14 @@ impl RedisBroker {
                 fence: u64::try_from(int(fence, "fence")?).map_err(|_| Failure::Internal("negative fence".into()))?,
             };
             let attempt = u32::try_from(int(attempt, "attempt")?).unwrap_or(u32::MAX);
+            let started = int(started, "started")? == 1;
+            let reason = text(reason, "revoke reason")?;
+            let revoked = (!reason.is_empty()).then(|| reason.to_owned());
             match decode(bytes(body, "stored message")?) {
-                Ok(message) => deliveries.push(Delivery { message, attempt, token, lease_until, revoked: None }),
+                Ok(message) => deliveries.push(Claimed {
+                    delivery: Delivery { message, attempt, token, lease_until, revoked },
+                    started,
+                }),
                 Err(e) => {
                     // It could never run: dead-letter it at once instead of redelivering it.
                     tracing::error!(task_id = %token.task_id, %queue, error = %e, "unreadable message dead-lettered");
@@ -188,13 +226,14 @@ impl RedisBroker {
         Ok(Round { deliveries, next, now, revocations })
     }
 
-    /// Fills `revoked` of every delivery with one round trip for all of them.
-    async fn fill_revocations(&self, got: &mut [Delivery], now: i64) -> Result<(), Failure> {
-        let ids: Vec<_> = got.iter().map(|d| d.message.id).collect();
+    /// Fills `revoked` of every delivery not marked in its queue from the revocation store
+    /// (revoked before it was enqueued), with one round trip for all of them.
+    async fn fill_revocations(&self, got: &mut [Claimed], now: i64) -> Result<(), Failure> {
+        let ids: Vec<_> = got.iter().filter(|c| c.delivery.revoked.is_none()).map(|c| c.delivery.message.id).collect();
         let reasons = self.revoked_reasons(&ids, Some(now)).await?;
         if !reasons.is_empty() {
-            for d in got.iter_mut() {
-                d.revoked = reasons.get(&d.message.id).cloned();
+            for c in got.iter_mut().filter(|c| c.delivery.revoked.is_none()) {
+                c.delivery.revoked = reasons.get(&c.delivery.message.id).cloned();
             }
         }
         Ok(())

@@ -3,7 +3,7 @@
 //! a wake list until work arrives or the next due time.
 
 mod enqueue;
-mod fetch;
+pub(crate) mod fetch;
 mod revocation;
 mod settle;
 
@@ -63,16 +63,16 @@ impl RedisBroker {
         Self { inner: Arc::new(Inner { redis, scripts, cfg, revocations, queues, keys: Mutex::new(HashMap::new()) }) }
     }
 
-    fn keys(&self, queue: &QueueName) -> Arc<QueueKeys> {
+    pub(crate) fn keys(&self, queue: &QueueName) -> Arc<QueueKeys> {
         let mut cache = self.inner.keys.lock().unwrap_or_else(PoisonError::into_inner);
         cache.entry(queue.clone()).or_insert_with(|| Arc::new(QueueKeys::new(self.inner.redis.pool(), queue))).clone()
     }
 
-    fn redis(&self) -> &Arc<Redis> {
+    pub(crate) fn redis(&self) -> &Arc<Redis> {
         &self.inner.redis
     }
 
-    fn scripts(&self) -> &BrokerScripts {
+    pub(crate) fn scripts(&self) -> &BrokerScripts {
         &self.inner.scripts
     }
 

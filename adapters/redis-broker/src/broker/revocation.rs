@@ -31,9 +31,17 @@ impl RedisBroker {
         let mut drop = redis::pipe();
         for name in names.iter().filter_map(|n| goodrobot_domain::task::QueueName::new(n).ok()) {
             let k = self.keys(&name);
-            let mut cmd =
-                self.scripts().revoke_drop.call(&[&k.msg, &k.ready, &k.delayed, &k.claim, &k.dedup, &k.dedup_of]);
-            cmd.arg(id.to_string());
+            let mut cmd = self.scripts().revoke_drop.call(&[
+                &k.msg,
+                &k.ready,
+                &k.delayed,
+                &k.claim,
+                &k.dedup,
+                &k.dedup_of,
+                &k.revoked,
+                &k.revoked_exp,
+            ]);
+            cmd.arg(id.to_string()).arg(reason).arg(ms(ttl));
             drop.add_command(cmd).ignore();
         }
         if !names.is_empty() {

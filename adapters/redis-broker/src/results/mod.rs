@@ -7,7 +7,7 @@
 //! alone finds its queue among the known queues (`<p>:queues`, kept in memory and read again
 //! when a task is not found): one pipelined probe, queues are few.
 
-mod patch;
+pub(crate) mod patch;
 
 use async_trait::async_trait;
 use chrono::Utc;
@@ -130,7 +130,7 @@ impl RedisResults {
         Ok(None)
     }
 
-    fn ttl_ms(&self) -> u64 {
+    pub(crate) fn ttl_ms(&self) -> u64 {
         ms(self.inner.cfg.ttl)
     }
 
@@ -144,32 +144,8 @@ impl RedisResults {
         create: Option<&TaskRecord>,
     ) -> Result<redis::Cmd, Failure> {
         let mut cmd = self.inner.scripts.apply.call(&[&k.rec, &k.done]);
-        cmd.arg(if read_back { "1" } else { "0" })
-            .arg(self.ttl_ms())
-            .arg(&p.state)
-            .arg(if p.terminal { "1" } else { "0" })
-            .arg(p.fence.map(|f| f.to_string()).unwrap_or_default());
-        cmd.arg(p.set.len());
-        for (f, v) in &p.set {
-            cmd.arg(*f).arg(v);
-        }
-        cmd.arg(p.set_if_absent.len());
-        for (f, v) in &p.set_if_absent {
-            cmd.arg(*f).arg(v);
-        }
-        cmd.arg(p.delete.len()).arg(&p.delete);
-        match create {
-            Some(rec) => {
-                let fields = fields(rec)?;
-                cmd.arg(fields.len());
-                for (f, v) in &fields {
-                    cmd.arg(f).arg(v);
-                }
-            }
-            None => {
-                cmd.arg(0);
-            }
-        }
+        cmd.arg(if read_back { "1" } else { "0" });
+        push_patch(&mut cmd, self.ttl_ms(), p, create)?;
         Ok(cmd)
     }
 
@@ -219,6 +195,37 @@ impl RedisResults {
         names.dedup();
         pipe.cmd("SADD").arg(&self.inner.queues).arg(names).ignore();
     }
+}
+
+/// The arguments of a patch as `record_patch.lua`'s `read_patch` takes them: the TTL, the
+/// guard's inputs, the field changes, and the record to create first if there is none.
+pub(crate) fn push_patch(cmd: &mut redis::Cmd, ttl_ms: u64, p: &Patch, create: Option<&TaskRecord>) -> Result<(), Failure> {
+    cmd.arg(ttl_ms)
+        .arg(&p.state)
+        .arg(if p.terminal { "1" } else { "0" })
+        .arg(p.fence.map(|f| f.to_string()).unwrap_or_default());
+    cmd.arg(p.set.len());
+    for (f, v) in &p.set {
+        cmd.arg(*f).arg(v);
+    }
+    cmd.arg(p.set_if_absent.len());
+    for (f, v) in &p.set_if_absent {
+        cmd.arg(*f).arg(v);
+    }
+    cmd.arg(p.delete.len()).arg(&p.delete);
+    match create {
+        Some(rec) => {
+            let fields = fields(rec)?;
+            cmd.arg(fields.len());
+            for (f, v) in &fields {
+                cmd.arg(f).arg(v);
+            }
+        }
+        None => {
+            cmd.arg(0);
+        }
+    }
+    Ok(())
 }
 
 /// An `HGETALL` reply as a record (`None`: empty, no record).

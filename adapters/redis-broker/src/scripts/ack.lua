@@ -6,8 +6,5 @@ local msg, inflight, claim, dedup, dedup_of = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local id = ARGV[1]
 local held = parse_claim(redis.call('HGET', claim, id))
 if held == 0 or held ~= tonumber(ARGV[2]) then return 0 end
-redis.call('ZREM', inflight, id)
-redis.call('HDEL', claim, id)
-redis.call('HDEL', msg, id)
-free_dedup(dedup, dedup_of, id)
+do_ack(msg, inflight, claim, dedup, dedup_of, id)
 return 1

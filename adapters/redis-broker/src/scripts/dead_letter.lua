@@ -6,11 +6,5 @@ local msg, inflight, claim, dead, dedup, dedup_of = KEYS[1], KEYS[2], KEYS[3], K
 local id = ARGV[1]
 local held = parse_claim(redis.call('HGET', claim, id))
 if held == 0 or held ~= tonumber(ARGV[2]) then return 0 end
-redis.call('ZREM', inflight, id)
-local body = redis.call('HGET', msg, id)
-if body then
-  bury(msg, claim, dead, dedup, dedup_of, id, body, ARGV[3])
-else
-  redis.call('HDEL', claim, id)
-end
+do_dead(msg, inflight, claim, dead, dedup, dedup_of, id, ARGV[3])
 return 1

@@ -1,11 +1,17 @@
--- One fetch round on one queue: reclaim expired leases, promote due delayed tasks, claim.
--- KEYS: msg, ready, delayed, inflight, claim, seq, dead, dedup, dedup_of, wake
--- ARGV: max, lease ms, max deliveries, batch (bound of the reclaim and promote steps)
+-- One fetch round on one queue: reclaim expired leases, promote due delayed tasks, claim,
+-- and (with stamp '1') record STARTED for each claimed task that may start at once.
+-- KEYS: msg, ready, delayed, inflight, claim, seq, dead, dedup, dedup_of, wake,
+--       task record prefix, done prefix, revoked, revoked_exp (all of the queue's slot)
+-- ARGV: max, lease ms, max deliveries, batch (bound of the reclaim and promote steps),
+--       stamp ('1'/'0'), result ttl ms, worker (JSON), at (JSON)
 -- Returns {now ms, ms until something may change (-1: nothing scheduled), {ids dead-lettered},
---          then per claimed task: id, fence, attempt, stored body}.
+--          then per claimed task: id, fence, attempt, stored body, started (1/0),
+--          revoke reason ('' = none)}.
 local msg, ready, delayed, inflight, claim, seq, dead, dedup, dedup_of, wake_key =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
+local task_prefix, done_prefix, revoked, revoked_exp = KEYS[11], KEYS[12], KEYS[13], KEYS[14]
 local max, lease, max_deliveries, batch = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local stamp, ttl, worker, at = ARGV[5] == '1', ARGV[6], ARGV[7], ARGV[8]
 local now = now_ms()
 local more = false
 local buried = {}
@@ -50,6 +56,31 @@ if #due > 0 then
   end
 end
 
+-- Records STARTED on the task's record (its key built from the queue's prefix: same slot)
+-- with TaskRecord::apply's guard; 0 if there is no record (the worker creates it), or it is
+-- final, or a newer delivery's.
+local function record_started(id, fence, attempt, retries)
+  local rec = task_prefix .. id
+  local h = redis.call('HMGET', rec, 'state', 'fence', 'received_at')
+  if not h[1] then return 0 end
+  if h[1] == '"SUCCESS"' or h[1] == '"FAILURE"' or h[1] == '"REVOKED"' then return 0 end
+  if h[2] and tonumber(fence) < tonumber(h[2]) then return 0 end
+  local fields = {'state', '"STARTED"', 'updated_at', at, 'fence', fence, 'worker', worker,
+    'attempts', attempt, 'started_at', at}
+  if retries ~= '' then
+    fields[#fields + 1] = 'retries'
+    fields[#fields + 1] = retries
+  end
+  if not h[3] then
+    fields[#fields + 1] = 'received_at'
+    fields[#fields + 1] = at
+  end
+  redis.call('HSET', rec, unpack(fields))
+  redis.call('HDEL', rec, 'error')
+  redis.call('PEXPIRE', rec, ttl)
+  return 1
+end
+
 -- 3. Claim: each task goes in flight under a new fence with its delivery count raised.
 local out = {now, -1, buried}
 local popped = redis.call('ZPOPMIN', ready, max)
@@ -61,6 +92,11 @@ if n > 0 then
   local claims = redis.call('HMGET', claim, unpack(ids))
   local fence = redis.call('HINCRBY', seq, 'fence', n) - n
   local deadline = now + lease
+  local reasons, expiries = {}, {}
+  if redis.call('EXISTS', revoked) == 1 then
+    reasons = redis.call('HMGET', revoked, unpack(ids))
+    expiries = redis.call('ZMSCORE', revoked_exp, unpack(ids))
+  end
   local zadd, hset = {}, {}
   for i = 1, n do
     local id, body = ids[i], bodies[i]
@@ -72,10 +108,19 @@ if n > 0 then
       zadd[#zadd + 1] = id
       hset[#hset + 1] = id
       hset[#hset + 1] = f .. ':' .. (deliveries + 1)
+      local reason = ''
+      if reasons[i] and expiries[i] and tonumber(expiries[i]) > now then reason = reasons[i] end
+      local started = 0
+      if stamp and reason == '' then
+        local flag, retries = string.match(body, '^%d([SL])(%d*)')
+        if flag == 'S' then started = record_started(id, f, deliveries + 1, retries) end
+      end
       out[#out + 1] = id
       out[#out + 1] = f
       out[#out + 1] = deliveries + 1
       out[#out + 1] = body
+      out[#out + 1] = started
+      out[#out + 1] = reason
     else
       redis.call('HDEL', claim, id)
     end

@@ -1,5 +1,7 @@
 -- Shared helpers, prepended to every broker script.
--- A stored message is one priority digit followed by the message's JSON.
+-- A stored message is one priority digit, a start flag ('S': the claim may record STARTED,
+-- 'L': the worker records it), its retries in decimal and the message's JSON (older
+-- messages: the digit and the JSON).
 -- A claim record is "<fence>:<deliveries>"; fence 0 means nobody holds the task.
 
 -- Redis's own clock in ms, so that workers' clocks do not matter.
@@ -38,10 +40,57 @@ local function wake(key)
   end
 end
 
+-- The message's JSON of a stored message.
+local function body_json(body)
+  return string.sub(body, (string.find(body, '{', 1, true)))
+end
+
 -- Moves a task to the dead letters with its failure (JSON), keeping the message.
 local function bury(msg, claim, dead, dedup, dedup_of, id, body, failure)
-  redis.call('HSET', dead, id, '{"failure":' .. failure .. ',"message":' .. string.sub(body, 2) .. '}')
+  redis.call('HSET', dead, id, '{"failure":' .. failure .. ',"message":' .. body_json(body) .. '}')
   redis.call('HDEL', msg, id)
   redis.call('HDEL', claim, id)
   free_dedup(dedup, dedup_of, id)
+end
+
+-- The settlements of a claimed task whose fence was checked by the caller.
+-- Done for good: message, claim, lease and dedup key go.
+local function do_ack(msg, inflight, claim, dedup, dedup_of, id)
+  redis.call('ZREM', inflight, id)
+  redis.call('HDEL', claim, id)
+  redis.call('HDEL', msg, id)
+  free_dedup(dedup, dedup_of, id)
+end
+
+-- Rescheduled as a new message (a fresh run: deliveries start again) due at `due` ms.
+local function do_retry(msg, ready, delayed, inflight, claim, seq, dedup, dedup_of, wake_key, id, body, due, key)
+  redis.call('ZREM', inflight, id)
+  redis.call('HDEL', claim, id)
+  local old = redis.call('HGET', dedup_of, id) or ''
+  if old ~= key then
+    free_dedup(dedup, dedup_of, id)
+    if key ~= '' then
+      redis.call('HSET', dedup, key, id)
+      redis.call('HSET', dedup_of, id, key)
+    end
+  end
+  redis.call('HSET', msg, id, body)
+  if due > now_ms() then
+    redis.call('ZADD', delayed, due, id)
+  else
+    local back = redis.call('HINCRBY', seq, 'back', 1)
+    redis.call('ZADD', ready, ready_score(body, back), id)
+  end
+  wake(wake_key)
+end
+
+-- Moved to the dead letters with its failure (JSON).
+local function do_dead(msg, inflight, claim, dead, dedup, dedup_of, id, failure)
+  redis.call('ZREM', inflight, id)
+  local body = redis.call('HGET', msg, id)
+  if body then
+    bury(msg, claim, dead, dedup, dedup_of, id, body, failure)
+  else
+    redis.call('HDEL', claim, id)
+  end
 end

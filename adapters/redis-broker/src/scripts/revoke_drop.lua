@@ -1,14 +1,29 @@
--- A revoke's effect on one queue: a waiting task is removed, and the task's dedup key is
--- freed (a running task is left to its worker, which sees the revocation).
--- KEYS: msg, ready, delayed, claim, dedup, dedup_of
--- ARGV: id
+-- A revoke's effect on one queue: a waiting task is removed and its dedup key freed; a task
+-- of this queue in flight is marked revoked in the queue's own slot until now + ttl, so
+-- that its next claim (after a lost lease, a retry, a release) sees the revocation and
+-- records no STARTED (its worker is told with the delivery). Prunes up to 100 expired marks.
+-- KEYS: msg, ready, delayed, claim, dedup, dedup_of, revoked, revoked_exp
+-- ARGV: id, reason, ttl ms
 -- Returns 1 if the task was in this queue, else 0.
-local msg, ready, delayed, claim, dedup, dedup_of = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
-local id = ARGV[1]
+local msg, ready, delayed, claim, dedup, dedup_of, revoked, revoked_exp =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
+local id, reason, ttl = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local now = now_ms()
+local old = redis.call('ZRANGEBYSCORE', revoked_exp, '-inf', now, 'LIMIT', 0, 100)
+if #old > 0 then
+  redis.call('HDEL', revoked, unpack(old))
+  redis.call('ZREM', revoked_exp, unpack(old))
+end
 if redis.call('HEXISTS', msg, id) == 0 then return 0 end
 if redis.call('ZREM', ready, id) + redis.call('ZREM', delayed, id) > 0 then
   redis.call('HDEL', msg, id)
   redis.call('HDEL', claim, id)
+else
+  redis.call('HSET', revoked, id, reason)
+  redis.call('ZADD', revoked_exp, now + ttl, id)
+  for _, k in ipairs({revoked, revoked_exp}) do
+    if redis.call('PTTL', k) < ttl then redis.call('PEXPIRE', k, ttl) end
+  end
 end
 free_dedup(dedup, dedup_of, id)
 return 1

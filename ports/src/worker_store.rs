@@ -1,0 +1,111 @@
+//! The worker's hot path as two steps per task: claim (and record STARTED in the same step
+//! where the adapter can), then record the outcome and settle the delivery in one step.
+//! [`SeparateWorkerStore`] composes them from a [`Broker`] and a [`ResultBackend`] (the
+//! in-memory adapters); the Redis adapter does each step as one script on the queue's slot.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use goodrobot_domain::task::{StateUpdate, TaskFailure, TaskMessage};
+use std::sync::Arc;
+
+use crate::{Broker, BrokerError, Delivery, FetchRequest, ResultBackend, ResultError};
+
+/// What STARTED records when a claim records it: the worker and when it took the tasks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StartStamp {
+    pub worker: String,
+    pub at: DateTime<Utc>,
+}
+
+/// A claimed task, and whether its STARTED state was recorded by the claim itself (else the
+/// worker records it when the handler starts: rate-limited tasks, tasks that expire, revoked
+/// ones, records that were missing).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Claimed {
+    pub delivery: Delivery,
+    pub started: bool,
+}
+
+/// How a delivery ends with the broker.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Settlement {
+    /// Done for good: the message goes.
+    Ack,
+    /// Runs again at `at` as `next` (same id and queue).
+    Retry { next: Box<TaskMessage>, at: DateTime<Utc> },
+    /// Kept as a dead letter with its failure.
+    DeadLetter(TaskFailure),
+}
+
+/// What settling did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Settled {
+    /// The outcome was recorded (false: the record is final already, or a newer delivery's).
+    pub recorded: bool,
+    /// The delivery still held its lease, so the settlement happened (false: a newer
+    /// delivery owns the task; nothing was settled).
+    pub lease_held: bool,
+}
+
+/// Why a step failed.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum WorkerStoreError {
+    #[error(transparent)]
+    Broker(#[from] BrokerError),
+    #[error(transparent)]
+    Results(#[from] ResultError),
+}
+
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+#[async_trait]
+pub trait WorkerStore: Send + Sync {
+    /// Claims like [`Broker::fetch`]; where it can, records STARTED (`stamp`, the delivery's
+    /// fence and attempt) for each claimed task in the same step.
+    ///
+    /// # Errors
+    /// As [`Broker::fetch`]: nothing was claimed.
+    async fn claim(&self, req: &FetchRequest, stamp: &StartStamp) -> Result<Vec<Claimed>, WorkerStoreError>;
+
+    /// Records `update` (the outcome, fenced by the delivery) and settles the delivery as
+    /// `how`, in one step where the adapter can.
+    ///
+    /// # Errors
+    /// Redis or the store is unavailable: the outcome may or may not be recorded, the delivery
+    /// is not settled (its lease runs out and it runs again: at least once).
+    async fn settle(&self, d: &Delivery, update: &StateUpdate, how: &Settlement) -> Result<Settled, WorkerStoreError>;
+}
+
+/// [`WorkerStore`] as separate calls to a broker and a result backend.
+#[derive(Clone)]
+pub struct SeparateWorkerStore {
+    pub broker: Arc<dyn Broker>,
+    pub results: Arc<dyn ResultBackend>,
+}
+
+impl std::fmt::Debug for SeparateWorkerStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SeparateWorkerStore").finish_non_exhaustive()
+    }
+}
+
+#[async_trait]
+impl WorkerStore for SeparateWorkerStore {
+    async fn claim(&self, req: &FetchRequest, _stamp: &StartStamp) -> Result<Vec<Claimed>, WorkerStoreError> {
+        let got = self.broker.fetch(req).await?;
+        Ok(got.into_iter().map(|delivery| Claimed { delivery, started: false }).collect())
+    }
+
+    async fn settle(&self, d: &Delivery, update: &StateUpdate, how: &Settlement) -> Result<Settled, WorkerStoreError> {
+        let recorded = self.results.record_applied(&d.message, update).await?;
+        let settled = match how {
+            Settlement::Ack => self.broker.ack(&d.token).await,
+            Settlement::Retry { next, at } => self.broker.retry(&d.token, next, *at).await,
+            Settlement::DeadLetter(f) => self.broker.dead_letter(&d.token, f).await,
+        };
+        match settled {
+            Ok(()) => Ok(Settled { recorded, lease_held: true }),
+            Err(BrokerError::LeaseLost(_)) => Ok(Settled { recorded, lease_held: false }),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
