@@ -61,13 +61,15 @@ impl AppState {
             users: UserService::new(infra.users.clone(), infra.cache.clone()).with_stats(metrics.user_cache()),
             orders: OrderService::new(infra.users.clone(), infra.orders.clone(), infra.clock.clone()),
             bids: BidService::new(infra.users.clone(), infra.orders.clone(), infra.bids.clone(), infra.clock.clone()),
-            tasks: TaskService::new(
-                infra.broker.clone(),
-                infra.results.clone(),
-                infra.clock.clone(),
-                config.task_policy,
-            )
-            .with_events(infra.events.clone()),
+            tasks: {
+                let tasks =
+                    TaskService::new(infra.broker.clone(), infra.results.clone(), infra.clock.clone(), config.task_policy)
+                        .with_events(infra.events.clone());
+                match &infra.submit_store {
+                    Some(store) => tasks.with_submit_store(store.clone()),
+                    None => tasks,
+                }
+            },
             user_state: UserStateService::new(infra.users.clone(), infra.state.clone(), infra.clock.clone()),
             rate_limiter: infra.rate_limiter.clone(),
             rate_limits: config.rate_limits,

@@ -3,7 +3,7 @@
 use anyhow::Context;
 use goodrobot_ports::{
     BidRepository, Broker, Cache, Clock, EventLog, HealthCheck, Notifier, OrderRepository, RateLimiter, ResultBackend,
-    SessionStore, StateStore, SystemClock, UserRepository, WorkerRegistry, WorkerStore,
+    SessionStore, StateStore, SubmitStore, SystemClock, UserRepository, WorkerRegistry, WorkerStore,
 };
 use goodrobot_redis::{
     FailPolicy, RedisCache, RedisConfig, RedisPool, RedisRateLimiter, RedisSessionStore, RedisStateStore,
@@ -39,6 +39,8 @@ pub struct Infra {
     pub results: Arc<dyn ResultBackend>,
     /// A worker's two calls per task (claim + STARTED, outcome + settlement).
     pub worker_store: Arc<dyn WorkerStore>,
+    /// A producer's submit in one round trip (Redis); `None`: separate calls.
+    pub submit_store: Option<Arc<dyn SubmitStore>>,
     pub notifier: Arc<dyn Notifier>,
     pub clock: Arc<dyn Clock>,
     /// Workers' heartbeats (what the monitor lists).
@@ -71,6 +73,7 @@ impl Infra {
         let worker_store = Arc::new(goodrobot_ports::SeparateWorkerStore { broker: broker.clone(), results: results.clone() });
         Self {
             worker_store,
+            submit_store: None,
             users: Arc::new(store.clone()),
             orders: Arc::new(store.clone()),
             bids: Arc::new(store.clone()),
@@ -152,7 +155,11 @@ impl Infra {
                 pool.clone(),
                 goodrobot_redis_broker::RedisResultsConfig { ttl: settings.result_ttl },
             );
-            infra.worker_store = Arc::new(goodrobot_redis_broker::RedisWorkerStore::new(broker.clone(), results.clone()));
+            let events = goodrobot_redis::RedisEventLog::new(pool.clone(), EVENT_LOG_CAPACITY);
+            let store =
+                Arc::new(goodrobot_redis_broker::RedisWorkerStore::new(broker.clone(), results.clone()).with_events(events));
+            infra.worker_store = store.clone();
+            infra.submit_store = Some(store);
             infra.results = Arc::new(results);
             infra.workers = Arc::new(goodrobot_redis::RedisWorkerRegistry::new(pool.clone()));
             infra.events = Arc::new(goodrobot_redis::RedisEventLog::new(pool.clone(), EVENT_LOG_CAPACITY));

@@ -30,4 +30,6 @@ pub use repository::{BidRepository, OrderRepository, RepoError, UserRepository};
 pub use results::{ResultBackend, ResultError};
 pub use session::{Session, SessionError, SessionStore, SessionToken, TokenHash};
 pub use state::{StateError, StateStore, UserState};
-pub use worker_store::{Claimed, SeparateWorkerStore, Settled, Settlement, StartStamp, WorkerStore, WorkerStoreError};
+pub use worker_store::{
+    Claimed, SeparateWorkerStore, Settled, Settlement, StartStamp, SubmitStore, WorkerStore, WorkerStoreError,
+};

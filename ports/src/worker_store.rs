@@ -1,14 +1,16 @@
-//! The worker's hot path as two steps per task: claim (and record STARTED in the same step
-//! where the adapter can), then record the outcome and settle the delivery in one step.
-//! [`SeparateWorkerStore`] composes them from a [`Broker`] and a [`ResultBackend`] (the
-//! in-memory adapters); the Redis adapter does each step as one script on the queue's slot.
+//! The task hot paths as few steps as the adapter allows: a worker's claim (and STARTED in
+//! the same step), then its outcome and settlement in one step ([`WorkerStore`]); a
+//! producer's message, PENDING record and event in one round trip ([`SubmitStore`]).
+//! [`SeparateWorkerStore`] composes the worker's steps from a [`Broker`] and a
+//! [`ResultBackend`] (the in-memory adapters); the Redis adapter does each step as one script
+//! on the queue's slot.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use goodrobot_domain::task::{StateUpdate, TaskFailure, TaskMessage};
+use goodrobot_domain::task::{StateUpdate, TaskFailure, TaskMessage, TaskRecord};
 use std::sync::Arc;
 
-use crate::{Broker, BrokerError, Delivery, FetchRequest, ResultBackend, ResultError};
+use crate::{Broker, BrokerError, Delivery, EnqueueOutcome, FetchRequest, ResultBackend, ResultError, TaskEvent};
 
 /// What STARTED records when a claim records it: the worker and when it took the tasks.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,6 +75,25 @@ pub trait WorkerStore: Send + Sync {
     /// Redis or the store is unavailable: the outcome may or may not be recorded, the delivery
     /// is not settled (its lease runs out and it runs again: at least once).
     async fn settle(&self, d: &Delivery, update: &StateUpdate, how: &Settlement) -> Result<Settled, WorkerStoreError>;
+}
+
+/// A producer's submit in one round trip.
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+#[async_trait]
+pub trait SubmitStore: Send + Sync {
+    /// Enqueues `msgs` (as [`Broker::enqueue`]), stores `records[i]` as the PENDING record of
+    /// each `msgs[i]` that is now in its queue and has no record yet (a duplicate by dedup
+    /// key gets none), and appends `events`, in one round trip where the adapter can.
+    ///
+    /// # Errors
+    /// Unavailable: the outcome is unknown (the messages may or may not be queued; a record
+    /// is never written without its message); enqueueing the same ids again is safe.
+    async fn submit(
+        &self,
+        msgs: &[TaskMessage],
+        records: &[TaskRecord],
+        events: &[TaskEvent],
+    ) -> Result<Vec<EnqueueOutcome>, WorkerStoreError>;
 }
 
 /// [`WorkerStore`] as separate calls to a broker and a result backend.

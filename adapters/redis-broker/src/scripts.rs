@@ -25,6 +25,8 @@ pub(crate) struct BrokerScripts {
     pub purge: Lua,
     /// Outcome + settlement in one step (the worker's second call per task).
     pub settle: Lua,
+    /// PENDING records of messages just enqueued (a submit's one round trip).
+    pub record_pending: Lua,
 }
 
 impl BrokerScripts {
@@ -42,6 +44,7 @@ impl BrokerScripts {
             revoke_mark: with_prelude(include_str!("scripts/revoke_mark.lua")),
             purge: with_prelude(include_str!("scripts/purge.lua")),
             settle: Lua::new(format!("{PRELUDE}\n{RECORD_PATCH}\n{}", include_str!("scripts/settle.lua"))),
+            record_pending: Lua::new(include_str!("scripts/record_pending.lua").to_owned()),
         }
     }
 
@@ -59,6 +62,7 @@ impl BrokerScripts {
             &self.revoke_mark,
             &self.purge,
             &self.settle,
+            &self.record_pending,
         ]
         .into_iter()
         .cloned()

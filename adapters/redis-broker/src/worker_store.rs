@@ -1,32 +1,125 @@
-//! The worker's two calls per task on Redis: the claim script also records STARTED for the
-//! tasks it claims (their records live in the queue's slot), and one `settle.lua` records the
-//! outcome and acknowledges, retries or dead-letters the delivery.
+//! The hot paths on Redis. A worker's two calls per task: the claim script also records
+//! STARTED for the tasks it claims (their records live in the queue's slot), and one
+//! `settle.lua` records the outcome and acknowledges, retries or dead-letters the delivery.
+//! A producer's submit in one round trip on one connection: the enqueue script, then
+//! `record_pending.lua` (the PENDING records of the messages now queued, same slot) and the
+//! events, pipelined.
 
 use async_trait::async_trait;
-use goodrobot_domain::task::StateUpdate;
+use goodrobot_domain::task::{StateUpdate, TaskMessage, TaskRecord};
 use goodrobot_ports::{
-    BrokerError, Claimed, Delivery, FetchRequest, ResultBackend, Settled, Settlement, StartStamp, WorkerStore,
-    WorkerStoreError,
+    Broker, BrokerError, Claimed, Delivery, EnqueueOutcome, EventLog, FetchRequest, ResultBackend, Settled,
+    Settlement, StartStamp, SubmitStore, TaskEvent, WorkerStore, WorkerStoreError,
 };
+use goodrobot_redis::RedisEventLog;
 use redis::Value;
 
 use crate::{
     RedisBroker, RedisResults,
     broker::fetch::Stamp,
     codec::{array, encode, epoch_ms, int, json},
-    results::{patch::patch, push_patch},
+    results::{
+        patch::{fields, patch},
+        push_patch,
+    },
 };
 
-/// [`WorkerStore`] on Redis: a [`RedisBroker`] and the [`RedisResults`] of the same Redis.
+/// [`WorkerStore`] and [`SubmitStore`] on Redis: a [`RedisBroker`] and the [`RedisResults`]
+/// of the same Redis (and the event log a submit appends to).
 #[derive(Debug, Clone)]
 pub struct RedisWorkerStore {
     broker: RedisBroker,
     results: RedisResults,
+    events: Option<RedisEventLog>,
 }
 
 impl RedisWorkerStore {
     pub fn new(broker: RedisBroker, results: RedisResults) -> Self {
-        Self { broker, results }
+        Self { broker, results, events: None }
+    }
+
+    /// Submits append their events to `events` in the same round trip.
+    #[must_use]
+    pub fn with_events(mut self, events: RedisEventLog) -> Self {
+        self.events = Some(events);
+        self
+    }
+
+    /// The separate calls, for what one round trip does not cover (several queues, more
+    /// than one script's worth of messages, durable enqueue's WAIT).
+    async fn submit_separately(
+        &self,
+        msgs: &[TaskMessage],
+        records: &[TaskRecord],
+        events: &[TaskEvent],
+    ) -> Result<Vec<EnqueueOutcome>, WorkerStoreError> {
+        let outcomes = self.broker.enqueue(msgs).await?;
+        let queued: Vec<TaskRecord> = records
+            .iter()
+            .zip(&outcomes)
+            .filter(|(r, o)| matches!(o, EnqueueOutcome::Queued(id) if *id == r.id))
+            .map(|(r, _)| r.clone())
+            .collect();
+        for r in &queued {
+            self.results.create(r).await?;
+        }
+        if let Some(log) = &self.events
+            && !events.is_empty()
+            && let Err(e) = log.append(events).await
+        {
+            tracing::warn!(error = %e, "task events not recorded");
+        }
+        Ok(outcomes)
+    }
+}
+
+/// Messages of one submit that fit one enqueue script call.
+const ONE_ROUND_TRIP: usize = 500;
+
+#[async_trait]
+impl SubmitStore for RedisWorkerStore {
+    #[tracing::instrument(level = "debug", skip_all, fields(count = msgs.len()), err)]
+    async fn submit(
+        &self,
+        msgs: &[TaskMessage],
+        records: &[TaskRecord],
+        events: &[TaskEvent],
+    ) -> Result<Vec<EnqueueOutcome>, WorkerStoreError> {
+        let Some(first) = msgs.first() else { return Ok(Vec::new()) };
+        let one_queue = msgs.iter().all(|m| m.queue == first.queue);
+        if !one_queue || msgs.len() > ONE_ROUND_TRIP || records.len() != msgs.len() || self.broker.durable() {
+            return self.submit_separately(msgs, records, events).await;
+        }
+        let mut pipe = redis::pipe();
+        let count = self.broker.push_enqueue(&mut pipe, &first.queue, msgs).map_err(BrokerError::from)?;
+        let k = self.broker.keys(&first.queue);
+        let mut rec = self.broker.scripts().record_pending.call(&[&k.msg, &k.task]);
+        rec.arg(self.results.ttl_ms()).arg(records.len());
+        for r in records {
+            let f = fields(r).map_err(BrokerError::from)?;
+            rec.arg(r.id.to_string()).arg(f.len());
+            for (name, value) in &f {
+                rec.arg(name).arg(value);
+            }
+        }
+        pipe.add_command(rec).ignore();
+        if let Some(log) = &self.events {
+            for e in events {
+                match log.append_command(e) {
+                    Ok(cmd) => {
+                        pipe.add_command(cmd).ignore();
+                    }
+                    Err(e) => tracing::warn!(error = %e, "task event not recorded"),
+                }
+            }
+        }
+        let replies: Vec<Value> = self.broker.redis().pipeline(&pipe).await.map_err(BrokerError::from)?;
+        let [reply] = replies.as_slice() else {
+            return Err(BrokerError::Internal(format!("{} replies to one enqueue", replies.len())).into());
+        };
+        debug_assert_eq!(count, msgs.len());
+        let ids: Vec<_> = msgs.iter().map(|m| m.id).collect();
+        Ok(self.broker.enqueue_outcomes(&ids, reply).map_err(BrokerError::from)?)
     }
 }
 

@@ -191,3 +191,45 @@ async fn a_processed_task_costs_the_worker_two_script_calls_amortised_over_a_bat
         assert_eq!(results.get(m.id).await.unwrap().unwrap().state, TaskState::Success);
     }
 }
+
+#[tokio::test]
+async fn a_submit_queues_the_message_with_its_pending_record_and_event_and_a_duplicate_gets_no_record() {
+    use goodrobot_ports::{EnqueueOutcome, EventLog, SubmitStore, TaskEvent};
+    for redis in both_stores().await {
+        let events = goodrobot_redis::RedisEventLog::new(redis.pool.clone(), 100);
+        let store = store(&redis).with_events(events.clone());
+        let results = redis.results();
+        let q = unique_queue("submit");
+        let first = TaskMessageBuilder::new(&q).dedup_key("once").build();
+        let record = TaskRecord::pending(&first, Utc::now());
+        let out = store.submit(std::slice::from_ref(&first), std::slice::from_ref(&record), &[TaskEvent::of(&record)]).await;
+        assert_eq!(out.unwrap(), vec![EnqueueOutcome::Queued(first.id)]);
+        assert_eq!(results.get(first.id).await.unwrap().unwrap().state, TaskState::Pending);
+        assert!(events.recent(10).await.unwrap().iter().any(|e| e.task_id == first.id));
+        // Same dedup key while the first waits: its id, and no record of the second.
+        let second = TaskMessageBuilder::new(&q).dedup_key("once").build();
+        let rec2 = TaskRecord::pending(&second, Utc::now());
+        let out = store.submit(std::slice::from_ref(&second), std::slice::from_ref(&rec2), &[]).await.unwrap();
+        assert_eq!(out, vec![EnqueueOutcome::Duplicate(first.id)]);
+        assert!(results.get(second.id).await.unwrap().is_none(), "no record for a task that was not queued");
+        // Submitting the same id again (a retry after an unknown outcome) changes nothing.
+        let again = store.submit(std::slice::from_ref(&first), std::slice::from_ref(&record), &[]).await.unwrap();
+        assert_eq!(again, vec![EnqueueOutcome::Duplicate(first.id)]);
+        assert_eq!(redis.broker().stats(&q).await.unwrap().ready, 1);
+    }
+}
+
+#[tokio::test]
+async fn a_submit_costs_one_enqueue_and_one_record_script_and_never_writes_a_record_without_its_message() {
+    use goodrobot_ports::SubmitStore;
+    let (_server, pool) = PrivateRedis::start(None).await;
+    let broker = RedisBroker::new(pool.clone(), RedisBrokerConfig::default());
+    let results = RedisResults::new(pool.clone(), RedisResultsConfig::default());
+    let store = RedisWorkerStore::new(broker.clone(), results.clone());
+    let q = unique_queue("calls");
+    let msg = task_message(&q);
+    let before = evalsha_calls(&pool).await;
+    store.submit(std::slice::from_ref(&msg), &[TaskRecord::pending(&msg, Utc::now())], &[]).await.unwrap();
+    assert_eq!(evalsha_calls(&pool).await - before, 2);
+    assert_eq!(results.get(msg.id).await.unwrap().unwrap().state, TaskState::Pending);
+}

@@ -345,29 +345,37 @@ pub(crate) async fn health(conn: &mut ClusterConnection) -> Result<(), String> {
         )
         .await
         .and_then(|v| redis::from_redis_value(v).map_err(Into::into))
-        .map_err(|e| format!("cluster: CLUSTER NODES failed: {}", crate::redis_error_kind(&e)))?;
+        .map_err(|e| format!("{HEALTH_PREFIX}CLUSTER NODES failed: {}", crate::redis_error_kind(&e)))?;
     let nodes = parse_nodes(&text);
-    let mut covered = 0_u32;
-    for node in nodes.iter().filter(|n| n.master && !n.failing) {
-        covered += node.slots.iter().map(|(a, b)| u32::from(b - a) + 1).sum::<u32>();
+    // A failing master that still owns slots: those slots are down until its replica takes over.
+    if let Some(bad) = nodes.iter().find(|n| n.failing && n.master && !n.slots.is_empty()) {
+        return Err(format!("{HEALTH_PREFIX}node {} is failing or disconnected and serves slots", bad.addr()));
     }
-    if let Some(bad) = nodes.iter().find(|n| n.failing) {
-        return Err(format!("cluster: node {} is failing or disconnected", bad.addr()));
-    }
+    let covered: u32 = nodes
+        .iter()
+        .filter(|n| n.master && !n.failing)
+        .flat_map(|n| n.slots.iter().map(|(a, b)| u32::from(b - a) + 1))
+        .sum();
     if covered != 16_384 {
-        return Err(format!("cluster: only {covered} of 16384 slots are served by a live master"));
+        return Err(format!("{HEALTH_PREFIX}only {covered} of 16384 slots are served by a live master"));
     }
+    // Nodes that failed and serve nothing (a replaced master, a replica) do not stop traffic:
+    // they are only logged. Every live node must agree that the cluster is ok.
     for node in &nodes {
+        if node.failing {
+            tracing::warn!(node = %node.addr(), "a Redis Cluster node is failing (it serves no slots)");
+            continue;
+        }
         let routing =
             RoutingInfo::SingleNode(SingleNodeRoutingInfo::ByAddress { host: node.host.clone(), port: node.port });
         let info: String = conn
             .route_command(redis::cmd("CLUSTER").arg("INFO").clone(), routing)
             .await
             .and_then(|v| redis::from_redis_value(v).map_err(Into::into))
-            .map_err(|e| format!("cluster: node {} does not answer: {}", node.addr(), crate::redis_error_kind(&e)))?;
+            .map_err(|e| format!("{HEALTH_PREFIX}node {} does not answer: {}", node.addr(), crate::redis_error_kind(&e)))?;
         let state = info_field(&info, "cluster_state").unwrap_or("unknown");
         if state != "ok" {
-            return Err(format!("cluster: node {} says cluster_state:{state}", node.addr()));
+            return Err(format!("{HEALTH_PREFIX}node {} says cluster_state:{state}", node.addr()));
         }
     }
     Ok(())

@@ -148,6 +148,19 @@ impl RedisEventLog {
     fn key(&self) -> String {
         self.pool.key(&["events"])
     }
+
+    /// The command that appends `event` (for callers that send it in a pipeline of their own,
+    /// e.g. a submit's one round trip).
+    ///
+    /// # Errors
+    /// The event cannot be encoded.
+    pub fn append_command(&self, event: &TaskEvent) -> Result<redis::Cmd, MonitorError> {
+        let json =
+            serde_json::to_string(event).map_err(|e| MonitorError::Unavailable(format!("event not encodable: {e}")))?;
+        let mut cmd = redis::cmd("XADD");
+        cmd.arg(self.key()).arg("MAXLEN").arg("~").arg(self.capacity).arg("*").arg(EVENT_FIELD).arg(json);
+        Ok(cmd)
+    }
 }
 
 #[async_trait]
@@ -157,13 +170,9 @@ impl EventLog for RedisEventLog {
         if events.is_empty() {
             return Ok(());
         }
-        let key = self.key();
         let mut pipe = redis::pipe();
         for event in events {
-            let json = serde_json::to_string(event)
-                .map_err(|e| MonitorError::Unavailable(format!("event not encodable: {e}")))?;
-            pipe.cmd("XADD").arg(&key).arg("MAXLEN").arg("~").arg(self.capacity).arg("*").arg(EVENT_FIELD).arg(json);
-            pipe.ignore();
+            pipe.add_command(self.append_command(event)?).ignore();
         }
         let mut conn = conn(&self.pool).await?;
         pipe.query_async::<()>(&mut conn).await.map_err(|e| unavailable(&e))

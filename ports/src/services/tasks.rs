@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 use std::{sync::Arc, time::Duration};
 
 use super::AppError;
-use crate::{Broker, BrokerError, Clock, EnqueueOutcome, EventLog, ResultBackend, TaskEvent};
+use crate::{Broker, BrokerError, Clock, EnqueueOutcome, EventLog, ResultBackend, SubmitStore, TaskEvent, WorkerStoreError};
 
 /// When a task stops being worth running.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -136,6 +136,7 @@ pub struct TaskService {
     clock: Arc<dyn Clock>,
     policy: TaskPolicy,
     events: Option<Arc<dyn EventLog>>,
+    submit_store: Option<Arc<dyn SubmitStore>>,
 }
 
 impl std::fmt::Debug for TaskService {
@@ -158,7 +159,15 @@ impl TaskService {
         clock: Arc<dyn Clock>,
         policy: TaskPolicy,
     ) -> Self {
-        Self { broker, results, clock, policy, events: None }
+        Self { broker, results, clock, policy, events: None, submit_store: None }
+    }
+
+    /// Submits of fresh ids go through `store` in one round trip (message, PENDING record and
+    /// event together) instead of separate calls to the broker, results and event log.
+    #[must_use]
+    pub fn with_submit_store(mut self, store: Arc<dyn SubmitStore>) -> Self {
+        self.submit_store = Some(store);
+        self
     }
 
     /// Also records producer-side events (PENDING on send and replay, REVOKED on revoke) in
@@ -285,6 +294,9 @@ impl TaskService {
             (_, None) => Some(RetryPolicy::default()),
         };
         let caller_chose_id = req.options.task_id.is_some();
+        if !caller_chose_id && let Some(store) = &self.submit_store {
+            return self.submit_in_one_round_trip(store.as_ref(), msg, policy).await;
+        }
         if self.events.is_none() {
             return self.send(msg, policy, caller_chose_id).await;
         }
@@ -297,6 +309,47 @@ impl TaskService {
         }
         let out = self.send(msg.clone(), policy, caller_chose_id).await?;
         self.note_queued(&[&msg], std::slice::from_ref(&out)).await;
+        Ok(out)
+    }
+
+    /// A fresh id's submit as one call of the submit store: the message, its PENDING record
+    /// (written only if the message is queued) and, without a dedup key, its PENDING event.
+    /// Retried under `policy` while Redis is unavailable (the same id again is safe: an id
+    /// already queued is not queued twice, a record is never overwritten).
+    async fn submit_in_one_round_trip(
+        &self,
+        store: &dyn SubmitStore,
+        msg: TaskMessage,
+        policy: Option<RetryPolicy>,
+    ) -> Result<Submitted, AppError> {
+        let pending = TaskRecord::pending(&msg, self.clock.now());
+        let events = if self.events.is_some() && msg.dedup_key.is_none() { vec![TaskEvent::of(&pending)] } else { vec![] };
+        let mut n = 0;
+        let outcome = loop {
+            match store.submit(std::slice::from_ref(&msg), std::slice::from_ref(&pending), &events).await {
+                Ok(o) => break o.first().copied().unwrap_or(EnqueueOutcome::Queued(msg.id)),
+                Err(WorkerStoreError::Broker(BrokerError::Unavailable(m))) if policy.is_some_and(|p| n < p.max_retries) => {
+                    let pause = policy.map(|p| p.interval(n)).unwrap_or_default();
+                    tracing::warn!(error = %m, retry = n + 1, pause_ms = pause.as_millis() as u64, "broker unavailable; retrying submit");
+                    tokio::time::sleep(pause).await;
+                    n += 1;
+                }
+                Err(WorkerStoreError::Broker(e)) => return Err(e.into()),
+                Err(WorkerStoreError::Results(e)) => return Err(e.into()),
+            }
+        };
+        if let EnqueueOutcome::Duplicate(first) = outcome
+            && first != msg.id
+        {
+            return Ok(Submitted { task_id: first, eta: msg.eta, duplicate: true });
+        }
+        if let Some(parent) = msg.parent_id {
+            self.results.add_child(parent, msg.id).await?;
+        }
+        let out = Submitted { task_id: msg.id, eta: msg.eta, duplicate: false };
+        if msg.dedup_key.is_some() {
+            self.note_queued(&[&msg], std::slice::from_ref(&out)).await;
+        }
         Ok(out)
     }
 

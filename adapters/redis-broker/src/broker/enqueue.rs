@@ -3,7 +3,7 @@
 //! trips are on the wire at once.
 
 use futures::{StreamExt, stream::FuturesOrdered};
-use goodrobot_domain::task::{QueueName, TaskMessage};
+use goodrobot_domain::task::{QueueName, TaskId, TaskMessage};
 use goodrobot_ports::EnqueueOutcome;
 use redis::Value;
 
@@ -24,6 +24,60 @@ const IN_FLIGHT: usize = 4;
 type Call<'a> = (&'a QueueName, &'a [usize]);
 
 impl RedisBroker {
+    /// Whether enqueues wait for replicas (`REDIS_WAIT_REPLICAS`).
+    pub(crate) fn durable(&self) -> bool {
+        self.inner.cfg.wait_replicas > 0
+    }
+
+    /// The enqueue script call for the messages of `queue` at `positions` of `msgs`.
+    fn enqueue_call(&self, queue: &QueueName, msgs: &[TaskMessage], positions: &[usize], stored: &[Vec<u8>]) -> redis::Cmd {
+        let k = self.keys(queue);
+        let mut cmd =
+            self.scripts().enqueue.call(&[&k.msg, &k.ready, &k.delayed, &k.seq, &k.dedup, &k.dedup_of, &k.wake]);
+        cmd.arg(positions.len());
+        for &i in positions {
+            let m = &msgs[i];
+            cmd.arg(m.id.to_string())
+                .arg(&stored[i])
+                .arg(m.eta.map(|eta| epoch_ms(eta).to_string()).unwrap_or_default())
+                .arg(m.dedup_key.as_deref().unwrap_or(""));
+        }
+        cmd
+    }
+
+    /// Adds to `pipe` the enqueue of `msgs`, all of `queue` (at most one script's worth), and
+    /// the queue's registration; returns how many messages the script call carries. Its one
+    /// reply is read by [`Self::enqueue_outcomes`].
+    pub(crate) fn push_enqueue(
+        &self,
+        pipe: &mut redis::Pipeline,
+        queue: &QueueName,
+        msgs: &[TaskMessage],
+    ) -> Result<usize, Failure> {
+        let stored = msgs.iter().map(encode).collect::<Result<Vec<_>, _>>()?;
+        let positions: Vec<usize> = (0..msgs.len()).collect();
+        pipe.add_command(self.enqueue_call(queue, msgs, &positions, &stored));
+        pipe.cmd("SADD").arg(&self.inner.queues).arg(queue.as_str()).ignore();
+        Ok(msgs.len())
+    }
+
+    /// The outcomes of one enqueue script call of the messages with `ids`, in order.
+    pub(crate) fn enqueue_outcomes(&self, ids: &[TaskId], reply: &Value) -> Result<Vec<EnqueueOutcome>, Failure> {
+        let Value::Array(items) = reply else {
+            return Err(Failure::Internal(format!("unexpected enqueue reply: {reply:?}")));
+        };
+        if items.len() != ids.len() {
+            return Err(Failure::Internal("enqueue reply of the wrong length".into()));
+        }
+        ids.iter()
+            .zip(items)
+            .map(|(&id, item)| match item {
+                Value::Int(1) => Ok(EnqueueOutcome::Queued(id)),
+                other => Ok(EnqueueOutcome::Duplicate(task_id(other, "enqueue")?)),
+            })
+            .collect()
+    }
+
     /// `WAIT <replicas> <timeout ms>` of durable enqueue.
     fn wait_cmd(&self) -> redis::Cmd {
         let mut cmd = redis::cmd("WAIT");
@@ -95,18 +149,7 @@ impl RedisBroker {
         }
         let durable = self.inner.cfg.wait_replicas > 0;
         for (queue, positions) in calls {
-            let k = self.keys(queue);
-            let mut cmd =
-                self.scripts().enqueue.call(&[&k.msg, &k.ready, &k.delayed, &k.seq, &k.dedup, &k.dedup_of, &k.wake]);
-            cmd.arg(positions.len());
-            for &i in *positions {
-                let m = &msgs[i];
-                cmd.arg(m.id.to_string())
-                    .arg(&stored[i])
-                    .arg(m.eta.map(|eta| epoch_ms(eta).to_string()).unwrap_or_default())
-                    .arg(m.dedup_key.as_deref().unwrap_or(""));
-            }
-            pipe.add_command(cmd);
+            pipe.add_command(self.enqueue_call(queue, msgs, positions, stored));
             if durable && cluster {
                 // Goes to the node of the script before it (the pipeline is split by slot).
                 pipe.add_command(self.wait_cmd());
@@ -153,17 +196,8 @@ impl RedisBroker {
         }
         let mut out = Vec::new();
         for ((_, positions), reply) in calls.iter().zip(&replies) {
-            let Value::Array(items) = reply else {
-                return Err(Failure::Internal(format!("unexpected enqueue reply: {reply:?}")));
-            };
-            if items.len() != positions.len() {
-                return Err(Failure::Internal("enqueue reply of the wrong length".into()));
-            }
-            for (&i, item) in positions.iter().zip(items) {
-                let outcome = match item {
-                    Value::Int(1) => EnqueueOutcome::Queued(msgs[i].id),
-                    other => EnqueueOutcome::Duplicate(task_id(other, "enqueue")?),
-                };
+            let of_call: Vec<TaskId> = positions.iter().map(|&i| msgs[i].id).collect();
+            for (&i, outcome) in positions.iter().zip(self.enqueue_outcomes(&of_call, reply)?) {
                 out.push((i, outcome));
             }
         }
