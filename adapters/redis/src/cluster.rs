@@ -233,8 +233,11 @@ pub(crate) fn parse_nodes(text: &str) -> Vec<ClusterNodeInfo> {
 /// after a blocking wait met MOVED/ASK or a dead node.
 #[derive(Debug, Default)]
 pub(crate) struct SlotOwners {
-    ranges: Mutex<Option<Vec<(u16, u16, String, u16)>>>,
+    ranges: Mutex<Option<Vec<SlotRange>>>,
 }
+
+/// `(first slot, last slot, master host, master port)`.
+type SlotRange = (u16, u16, String, u16);
 
 impl SlotOwners {
     pub(crate) fn forget(&self) {
@@ -265,7 +268,7 @@ impl SlotOwners {
 }
 
 /// `CLUSTER SLOTS`: `[[start, end, [host, port, id, …], replicas…], …]`.
-fn parse_slots(reply: &Value) -> Vec<(u16, u16, String, u16)> {
+fn parse_slots(reply: &Value) -> Vec<SlotRange> {
     let Value::Array(ranges) = reply else { return Vec::new() };
     ranges
         .iter()
@@ -438,5 +441,11 @@ e7d1 127.0.0.1:30001@40001 myself,master - 0 0 1 connected 0-5460 [5461->-67ed]
         assert_eq!(s.len(), 2);
         assert_eq!(s[1].redis_settings().password(), Some("secret"));
         assert!(seeds(" , ").is_err());
+    }
+
+    #[test]
+    fn a_tls_url_is_refused_at_start_up_while_tls_is_not_built_in() {
+        let err = seeds("rediss://127.0.0.1:6380").unwrap_err();
+        assert!(!err.is_empty());
     }
 }
