@@ -10,22 +10,29 @@ use chrono::{DateTime, Utc};
 use goodrobot_domain::task::{StateUpdate, TaskFailure, TaskMessage, TaskRecord};
 use std::sync::Arc;
 
-use crate::{Broker, BrokerError, Delivery, EnqueueOutcome, FetchRequest, ResultBackend, ResultError, TaskEvent};
+use crate::{Broker, BrokerError, Clock, Delivery, EnqueueOutcome, FetchRequest, ResultBackend, ResultError, TaskEvent};
 
-/// What STARTED records when a claim records it: the worker and when it took the tasks.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What STARTED records when a claim records it: the worker, and the clock that tells when
+/// (read at each claim round, so a claim that waited for work records when it got it).
+#[derive(Clone)]
 pub struct StartStamp {
     pub worker: String,
-    pub at: DateTime<Utc>,
+    pub clock: Arc<dyn Clock>,
 }
 
-/// A claimed task, and whether its STARTED state was recorded by the claim itself (else the
-/// worker records it when the handler starts: rate-limited tasks, tasks that expire, revoked
-/// ones, records that were missing).
+impl std::fmt::Debug for StartStamp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StartStamp").field("worker", &self.worker).finish_non_exhaustive()
+    }
+}
+
+/// A claimed task, and when its STARTED state was recorded by the claim itself, if it was
+/// (else the worker records it when the handler starts: rate-limited tasks, tasks that
+/// expire, revoked ones, records that were missing).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Claimed {
     pub delivery: Delivery,
-    pub started: bool,
+    pub started_at: Option<DateTime<Utc>>,
 }
 
 /// How a delivery ends with the broker.
@@ -113,7 +120,7 @@ impl std::fmt::Debug for SeparateWorkerStore {
 impl WorkerStore for SeparateWorkerStore {
     async fn claim(&self, req: &FetchRequest, _stamp: &StartStamp) -> Result<Vec<Claimed>, WorkerStoreError> {
         let got = self.broker.fetch(req).await?;
-        Ok(got.into_iter().map(|delivery| Claimed { delivery, started: false }).collect())
+        Ok(got.into_iter().map(|delivery| Claimed { delivery, started_at: None }).collect())
     }
 
     async fn settle(&self, d: &Delivery, update: &StateUpdate, how: &Settlement) -> Result<Settled, WorkerStoreError> {

@@ -119,7 +119,7 @@ impl Runtime {
                 wait: Duration::from_secs(5),
             };
             // STARTED is recorded by the claim itself for the tasks that start at once.
-            let stamp = StartStamp { worker: self.id.to_string(), at: self.deps.clock.now() };
+            let stamp = StartStamp { worker: self.id.to_string(), clock: self.deps.clock.clone() };
             let fetched = tokio::select! {
                 r = self.deps.store.claim(&req, &stamp) => r,
                 () = shutdown.cancelled() => break,
@@ -129,7 +129,7 @@ impl Runtime {
                     error_pause = Duration::from_millis(50);
                     for c in claimed {
                         let d = c.delivery;
-                        let stamped = c.started.then_some(stamp.at);
+                        let stamped = c.started_at;
                         let Some(permit) = permits.pop() else {
                             tracing::error!(task_id = %d.message.id, "broker returned more tasks than asked; releasing");
                             let _ = self.deps.broker.release(&d.token).await;

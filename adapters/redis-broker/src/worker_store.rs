@@ -130,7 +130,7 @@ impl WorkerStore for RedisWorkerStore {
         let stamp = Stamp {
             ttl_ms: self.results.ttl_ms(),
             worker: json(&stamp.worker).map_err(BrokerError::from)?,
-            at: json(&stamp.at).map_err(BrokerError::from)?,
+            clock: stamp.clock.clone(),
         };
         Ok(self.broker.claim_waiting(req, Some(&stamp)).await?)
     }

@@ -14,7 +14,7 @@ use std::time::Duration;
 const LEASE: Duration = Duration::from_secs(60);
 
 fn stamp() -> StartStamp {
-    StartStamp { worker: "w-1".to_owned(), at: Utc::now() }
+    StartStamp { worker: "w-1".to_owned(), clock: std::sync::Arc::new(goodrobot_ports::SystemClock) }
 }
 
 fn store(redis: &TestRedis) -> RedisWorkerStore {
@@ -43,17 +43,18 @@ async fn a_claim_records_started_for_tasks_that_start_at_once() {
         let msg = task_message(&q);
         results.create(&TaskRecord::pending(&msg, Utc::now())).await.unwrap();
         redis.broker().enqueue(std::slice::from_ref(&msg)).await.unwrap();
-        let s = stamp();
-        let claimed = store.claim(&request(&[&q], 10, LEASE, Duration::ZERO), &s).await.unwrap();
+        let before = Utc::now();
+        let claimed = store.claim(&request(&[&q], 10, LEASE, Duration::ZERO), &stamp()).await.unwrap();
         assert_eq!(claimed.len(), 1);
-        assert!(claimed[0].started, "STARTED recorded by the claim");
+        let at = claimed[0].started_at.expect("STARTED recorded by the claim");
+        assert!(at >= before && at <= Utc::now(), "{at} is when the claim ran");
         let rec = results.get(msg.id).await.unwrap().unwrap();
         assert_eq!(rec.state, TaskState::Started);
         assert_eq!(rec.worker.as_deref(), Some("w-1"));
         assert_eq!(rec.attempts, 1);
         assert_eq!(rec.fence, Some(claimed[0].delivery.token.fence));
-        assert_eq!(rec.started_at, Some(s.at));
-        assert_eq!(rec.received_at, Some(s.at));
+        assert_eq!(rec.started_at, Some(at));
+        assert_eq!(rec.received_at, Some(at));
     }
 }
 
@@ -72,7 +73,7 @@ async fn tasks_that_may_expire_or_wait_for_a_rate_limit_or_have_no_record_are_no
         redis.broker().enqueue(&[expiring.clone(), limited.clone(), unrecorded.clone()]).await.unwrap();
         let claimed = store.claim(&request(&[&q], 10, LEASE, Duration::ZERO), &stamp()).await.unwrap();
         assert_eq!(claimed.len(), 3);
-        assert!(claimed.iter().all(|c| !c.started), "{claimed:?}");
+        assert!(claimed.iter().all(|c| c.started_at.is_none()), "{claimed:?}");
         for m in [&expiring, &limited] {
             assert_eq!(results.get(m.id).await.unwrap().unwrap().state, TaskState::Pending);
         }
@@ -89,12 +90,12 @@ async fn a_task_revoked_while_in_flight_is_reclaimed_with_its_reason_and_not_sta
     results.create(&TaskRecord::pending(&msg, Utc::now())).await.unwrap();
     redis.broker().enqueue(std::slice::from_ref(&msg)).await.unwrap();
     let first = store.claim(&request(&[&q], 1, Duration::from_millis(200), Duration::ZERO), &stamp()).await.unwrap();
-    assert!(first[0].started);
+    assert!(first[0].started_at.is_some());
     redis.broker().revoke(msg.id, "operator said so", Duration::from_secs(60)).await.unwrap();
     // The lease runs out (the worker died): the reclaim sees the revocation.
     let again = store.claim(&request(&[&q], 1, LEASE, Duration::from_secs(5)), &stamp()).await.unwrap();
     assert_eq!(again.len(), 1);
-    assert!(!again[0].started);
+    assert!(again[0].started_at.is_none());
     assert_eq!(again[0].delivery.revoked.as_deref(), Some("operator said so"));
     assert_eq!(again[0].delivery.attempt, 2);
 }
@@ -179,7 +180,7 @@ async fn a_processed_task_costs_the_worker_two_script_calls_amortised_over_a_bat
     broker.enqueue(&msgs).await.unwrap();
     let before = evalsha_calls(&pool).await;
     let claimed = store.claim(&request(&[&q], 100, LEASE, Duration::ZERO), &stamp()).await.unwrap();
-    assert!(claimed.iter().all(|c| c.started));
+    assert!(claimed.iter().all(|c| c.started_at.is_some()));
     for c in &claimed {
         let settled = store.settle(&c.delivery, &outcome(TaskState::Success, c), &Settlement::Ack).await.unwrap();
         assert!(settled.recorded && settled.lease_held);
@@ -232,4 +233,18 @@ async fn a_submit_costs_one_enqueue_and_one_record_script_and_never_writes_a_rec
     store.submit(std::slice::from_ref(&msg), &[TaskRecord::pending(&msg, Utc::now())], &[]).await.unwrap();
     assert_eq!(evalsha_calls(&pool).await - before, 2);
     assert_eq!(results.get(msg.id).await.unwrap().unwrap().state, TaskState::Pending);
+}
+
+#[tokio::test]
+async fn a_claim_that_waited_for_work_records_when_it_got_it() {
+    let redis = TestRedis::new().await;
+    let (results, store) = (redis.results(), store(&redis));
+    let q = unique_queue("waited");
+    let msg = TaskMessageBuilder::new(&q).eta(Utc::now() + TimeDelta::milliseconds(600)).build();
+    results.create(&TaskRecord::pending(&msg, Utc::now())).await.unwrap();
+    redis.broker().enqueue(std::slice::from_ref(&msg)).await.unwrap();
+    let claimed = store.claim(&request(&[&q], 1, LEASE, Duration::from_secs(5)), &stamp()).await.unwrap();
+    let at = claimed[0].started_at.expect("stamped");
+    assert!(at >= msg.eta.unwrap(), "STARTED at {at}, before the eta {}", msg.eta.unwrap());
+    assert_eq!(results.get(msg.id).await.unwrap().unwrap().started_at, Some(at));
 }

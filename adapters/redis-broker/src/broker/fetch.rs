@@ -20,12 +20,13 @@ const WAKE_TTL_MS: i64 = 60_000;
 /// At most this many tasks are claimed by one script call.
 const MAX_CLAIM: usize = 1000;
 
-/// STARTED as a claim records it: the result TTL in ms, the worker and the time, as JSON.
-#[derive(Debug, Clone)]
+/// STARTED as a claim records it: the result TTL in ms, the worker (JSON) and the clock
+/// read at each round.
+#[derive(Clone)]
 pub(crate) struct Stamp {
     pub ttl_ms: u64,
     pub worker: String,
-    pub at: String,
+    pub clock: std::sync::Arc<dyn goodrobot_ports::Clock>,
 }
 
 /// What one round on one queue gave.
@@ -180,9 +181,10 @@ impl RedisBroker {
             &k.revoked_exp,
         ]);
         cmd.arg(max).arg(ms(lease)).arg(self.inner.cfg.max_deliveries).arg(self.inner.cfg.batch.max(1));
-        match stamp {
-            Some(s) => cmd.arg("1").arg(s.ttl_ms).arg(&s.worker).arg(&s.at),
-            None => cmd.arg("0").arg(0).arg("").arg(""),
+        let stamped_at = stamp.map(|s| s.clock.now());
+        match (stamp, stamped_at) {
+            (Some(s), Some(at)) => cmd.arg("1").arg(s.ttl_ms).arg(&s.worker).arg(crate::codec::json(&at)?),
+            _ => cmd.arg("0").arg(0).arg("").arg(""),
         };
         let mut pipe = redis::pipe();
         pipe.add_command(cmd).cmd("EXISTS").arg(&self.inner.revocations.reasons);
@@ -208,13 +210,13 @@ impl RedisBroker {
                 fence: u64::try_from(int(fence, "fence")?).map_err(|_| Failure::Internal("negative fence".into()))?,
             };
             let attempt = u32::try_from(int(attempt, "attempt")?).unwrap_or(u32::MAX);
-            let started = int(started, "started")? == 1;
+            let started_at = if int(started, "started")? == 1 { stamped_at } else { None };
             let reason = text(reason, "revoke reason")?;
             let revoked = (!reason.is_empty()).then(|| reason.to_owned());
             match decode(bytes(body, "stored message")?) {
                 Ok(message) => deliveries.push(Claimed {
                     delivery: Delivery { message, attempt, token, lease_until, revoked },
-                    started,
+                    started_at,
                 }),
                 Err(e) => {
                     // It could never run: dead-letter it at once instead of redelivering it.
