@@ -11,6 +11,12 @@
 //! parse and count what ran. Screenshots (`e2e-*.png`) and the processes' logs
 //! (`e2e-logs/`) go to `target/artifacts/`.
 //!
+//! The whole scenario runs twice: on this machine's Redis, and on a local Redis Cluster
+//! (3 masters + 3 replicas, `REDIS_URL` the masters' seed list, the test process's shared
+//! cluster), where the binaries find out by themselves that it is a cluster. The browser
+//! part runs on both (it costs a few seconds); the cluster run's files carry `cluster` in
+//! their names.
+//!
 //! The API and worker binaries are the monitor's siblings in the target directory:
 //! `cargo test --workspace` builds them; `cargo test -p goodrobot-monitor` alone does not
 //! (run `cargo build --workspace --bins` first).
@@ -21,7 +27,7 @@ use common::{
     PASSWORD, USER,
     browser::{TempDir, artifacts_dir, browser, chromedriver, free_port, log_in, row, screenshot, wait_for},
     field_value, password_hash,
-    real::{REDIS_URL, RedisPrefix},
+    real::{PrefixOn, Redis},
     urlencode,
 };
 use fantoccini::Locator;
@@ -138,20 +144,23 @@ struct Stack {
     worker_id: String,
     worker_metrics_url: String,
     http: reqwest::Client,
-    redis: RedisPrefix,
+    redis: PrefixOn,
+    /// `REDIS_URL` of the three processes.
+    redis_url: String,
     _db: TestDatabase,
     cwd: TempDir,
     logs: PathBuf,
 }
 
 impl Stack {
-    async fn start() -> Self {
+    async fn start(on: Redis) -> Self {
         let (api_bin, worker_bin, monitor_bin) =
             (binary("goodrobot-api"), binary("goodrobot-worker"), binary("goodrobot-monitor"));
-        let redis = RedisPrefix::new("e2e");
+        let redis = PrefixOn::new("e2e", on);
+        let redis_url = on.url();
         let db = TestDatabase::migrated().await;
         let cwd = TempDir::new("gr-monitor-e2e");
-        let logs = artifacts_dir().join("e2e-logs");
+        let logs = artifacts_dir().join(artifact("e2e-logs", on));
         std::fs::create_dir_all(&logs).unwrap();
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -160,7 +169,7 @@ impl Stack {
             .unwrap();
 
         let (api_port, monitor_port) = (free_port(), free_port());
-        let shared = [("REDIS_URL", REDIS_URL.to_owned()), ("REDIS_PREFIX", redis.prefix.clone())];
+        let shared = [("REDIS_URL", redis_url.clone()), ("REDIS_PREFIX", redis.prefix.clone())];
         let mut api_env = shared.to_vec();
         api_env.extend([
             ("DATABASE_URL", db.url().to_owned()),
@@ -178,14 +187,21 @@ impl Stack {
             // Any free port: the worker logs the one it got.
             ("WORKER_METRICS_ADDR", "127.0.0.1:0".to_owned()),
         ]);
-        let api = Proc::spawn("goodrobot-api", &api_bin, &api_env, &cwd.0, logs.join("api.log"));
+        let mut api = Proc::spawn("goodrobot-api", &api_bin, &api_env, &cwd.0, logs.join("api.log"));
         let mut worker = Proc::spawn("goodrobot-worker", &worker_bin, &worker_env, &cwd.0, logs.join("worker.log"));
-        let monitor = Self::spawn_monitor(&monitor_bin, &redis, monitor_port, &cwd.0, &logs, "monitor.log");
+        let mut monitor =
+            Self::spawn_monitor(&monitor_bin, &redis_url, &redis, monitor_port, &cwd.0, &logs, "monitor.log");
 
         // The worker's id and metrics address, from its start-up line.
         let started = wait_log_line(&mut worker, "starting; metrics at /metrics").await;
         let worker_id = started["fields"]["worker"].as_str().expect("the start-up line names the worker").to_owned();
         let metrics_addr = started["fields"]["metrics"].as_str().expect("and its metrics address").to_owned();
+
+        // Each binary found out by itself whether `REDIS_URL` is a cluster (`INFO cluster`).
+        for p in [&mut api, &mut worker, &mut monitor] {
+            let connected = wait_log_line(p, "redis connected").await;
+            assert_eq!(connected["fields"]["cluster"].as_bool(), Some(on == Redis::Cluster), "{}", p.tail());
+        }
 
         let mut stack = Self {
             api,
@@ -198,6 +214,7 @@ impl Stack {
             worker_metrics_url: format!("http://{metrics_addr}/metrics"),
             http,
             redis,
+            redis_url,
             _db: db,
             cwd,
             logs,
@@ -205,12 +222,22 @@ impl Stack {
         stack.wait_healthy("api", &format!("{}/api/v1/ready", stack.api_url)).await;
         stack.wait_healthy("worker", &stack.worker_metrics_url.clone()).await;
         stack.wait_healthy("monitor", &format!("{}/health", stack.monitor_url)).await;
+        // Ready too: on the cluster, every node up and every slot served.
+        stack.wait_healthy("monitor", &format!("{}/ready", stack.monitor_url)).await;
         stack
     }
 
-    fn spawn_monitor(bin: &Path, redis: &RedisPrefix, port: u16, cwd: &Path, logs: &Path, log: &str) -> Proc {
+    fn spawn_monitor(
+        bin: &Path,
+        redis_url: &str,
+        redis: &PrefixOn,
+        port: u16,
+        cwd: &Path,
+        logs: &Path,
+        log: &str,
+    ) -> Proc {
         let env = [
-            ("REDIS_URL", REDIS_URL.to_owned()),
+            ("REDIS_URL", redis_url.to_owned()),
             ("REDIS_PREFIX", redis.prefix.clone()),
             ("MONITOR_ADDR", format!("127.0.0.1:{port}")),
             ("MONITOR_ADMIN_USER", USER.to_owned()),
@@ -226,6 +253,7 @@ impl Stack {
         self.monitor.kill();
         self.monitor = Self::spawn_monitor(
             &binary("goodrobot-monitor"),
+            &self.redis_url,
             &self.redis,
             self.monitor_port,
             &self.cwd.0,
@@ -440,10 +468,29 @@ fn id(v: &Value) -> i64 {
     v["id"].as_i64().unwrap_or_else(|| panic!("no id in {v}"))
 }
 
+/// The name of an artifact (a screenshot, the logs' directory) of the run on `on`.
+fn artifact(name: &str, on: Redis) -> String {
+    match (on, name.rsplit_once('.')) {
+        (Redis::Node, _) => name.to_owned(),
+        (Redis::Cluster, Some((stem, ext))) => format!("{stem}-cluster.{ext}"),
+        (Redis::Cluster, None) => format!("{name}-cluster"),
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_three_binaries_run_a_flow_that_the_monitor_shows_in_a_browser_keeps_across_a_restart_and_counts() {
+    three_binaries(Redis::Node).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_redis_cluster_the_three_binaries_run_the_same_flow_that_the_monitor_shows_keeps_and_counts() {
+    three_binaries(Redis::Cluster).await;
+}
+
+/// The scenario of the module's documentation, on `on`.
+async fn three_binaries(on: Redis) {
     use reqwest::Method;
-    let mut stack = Stack::start().await;
+    let mut stack = Stack::start(on).await;
 
     // --- The flow, through the API as the bot and an admin would drive it.
     let client = stack
@@ -521,13 +568,13 @@ async fn the_three_binaries_run_a_flow_that_the_monitor_shows_in_a_browser_keeps
     // Its heartbeat counts the two runs (it beats every 2 s; the page polls every 2 s).
     wait_for(&c, &format!(r#"{worker_row}[data-processed="2"]"#)).await;
     wait_for(&c, r#"#queues tr[data-queue="default"]"#).await;
-    screenshot(&c, "e2e-overview.png").await;
+    screenshot(&c, &artifact("e2e-overview.png", on)).await;
 
     c.goto(&format!("{base}/tasks")).await.unwrap();
     wait_for(&c, &row(assign_id, TaskState::Success)).await;
     wait_for(&c, &row(notify_id, TaskState::Success)).await;
     wait_for(&c, &row(delayed_id, TaskState::Pending)).await;
-    screenshot(&c, "e2e-tasks.png").await;
+    screenshot(&c, &artifact("e2e-tasks.png", on)).await;
 
     // The assignment's page names its child.
     c.find(Locator::Css(&format!(r#"#tasks tr[data-task="{assign}"] a"#))).await.unwrap().click().await.unwrap();
@@ -539,14 +586,14 @@ async fn the_three_binaries_run_a_flow_that_the_monitor_shows_in_a_browser_keeps
     c.execute("arguments[0].scrollIntoView({block: 'center'})", vec![serde_json::to_value(&child).unwrap()])
         .await
         .unwrap();
-    screenshot(&c, "e2e-task.png").await;
+    screenshot(&c, &artifact("e2e-task.png", on)).await;
 
     // Revoke the delayed task through its page.
     c.goto(&format!("{base}/tasks/{delayed}")).await.unwrap();
     wait_for(&c, "#action-revoke").await.click().await.unwrap();
     let badge = wait_for(&c, "#task-state .state-revoked").await;
     assert_eq!(badge.text().await.unwrap(), "REVOKED");
-    screenshot(&c, "e2e-revoked.png").await;
+    screenshot(&c, &artifact("e2e-revoked.png", on)).await;
     c.close().await.unwrap();
     drop(driver);
     // The API sees it too: the revocation is in the shared result backend.

@@ -1,9 +1,11 @@
 //! Real `goodrobot-worker` processes against the real Redis: SIGKILL mid-run loses nothing,
-//! a long eta runs once and on time, SIGTERM finishes the running task.
+//! a long eta runs once and on time, SIGTERM finishes the running task. The SIGKILL tests
+//! also run on a local Redis Cluster (3 masters + 3 replicas, `REDIS_URL` a seed list).
 
 use goodrobot_bootstrap::{Infra, Settings};
 use goodrobot_domain::task::{QueueName, TaskId, TaskRecord, TaskState};
 use goodrobot_ports::services::{TaskPolicy, TaskRequest, TaskService};
+use goodrobot_testkit::redis_cluster::RedisCluster;
 use serde_json::json;
 use std::{
     collections::HashMap,
@@ -11,12 +13,39 @@ use std::{
     time::{Duration, Instant},
 };
 
-fn redis_url() -> String {
-    std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+/// The Redis a test runs on: this machine's single node, or the test process's shared Redis
+/// Cluster (found out by the binaries themselves with `INFO cluster`, as in production).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Redis {
+    Node,
+    Cluster,
+}
+
+impl Redis {
+    /// `REDIS_URL` for this test and its workers (on the cluster: the masters' seed list).
+    fn url(self) -> String {
+        match self {
+            Redis::Node => std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into()),
+            Redis::Cluster => RedisCluster::shared().url(),
+        }
+    }
+
+    /// One URL per node that holds keys (the node; every master of the cluster).
+    fn key_holders(self) -> Vec<String> {
+        match self {
+            Redis::Node => vec![self.url()],
+            Redis::Cluster => {
+                RedisCluster::shared().masters().iter().map(|m| format!("redis://127.0.0.1:{}", m.port)).collect()
+            }
+        }
+    }
 }
 
 /// A key prefix of this test's own, deleted when the test ends.
 struct Space {
+    redis: Redis,
+    /// `REDIS_URL` of this test and its workers.
+    redis_url: String,
     prefix: String,
     infra: Infra,
     tasks: TaskService,
@@ -25,15 +54,16 @@ struct Space {
 }
 
 impl Space {
-    async fn new() -> Self {
-        Self::with_database(None).await
+    async fn new(redis: Redis) -> Self {
+        Self::with_database(redis, None).await
     }
 
     /// A space whose workers (and this test) also share a Postgres database.
-    async fn with_database(database_url: Option<String>) -> Self {
+    async fn with_database(redis: Redis, database_url: Option<String>) -> Self {
         let prefix = format!("grtest-{:016x}", rand::random::<u64>());
+        let redis_url = redis.url();
         let mut env =
-            HashMap::from([("REDIS_URL".to_owned(), redis_url()), ("REDIS_PREFIX".to_owned(), prefix.clone())]);
+            HashMap::from([("REDIS_URL".to_owned(), redis_url.clone()), ("REDIS_PREFIX".to_owned(), prefix.clone())]);
         if let Some(db) = &database_url {
             env.insert("DATABASE_URL".to_owned(), db.clone());
         }
@@ -41,7 +71,7 @@ impl Space {
         let infra = Infra::from_settings(&settings).await.unwrap();
         let tasks =
             TaskService::new(infra.broker.clone(), infra.results.clone(), infra.clock.clone(), TaskPolicy::default());
-        Self { prefix, infra, tasks, workers: Vec::new(), database_url }
+        Self { redis, redis_url, prefix, infra, tasks, workers: Vec::new(), database_url }
     }
 
     fn spawn_worker(&mut self, lease_secs: u64, concurrency: usize) -> usize {
@@ -52,7 +82,7 @@ impl Space {
         }
         let child = cmd
             .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("REDIS_URL", redis_url())
+            .env("REDIS_URL", &self.redis_url)
             .env("REDIS_PREFIX", &self.prefix)
             .env("TASK_LEASE_SECS", lease_secs.to_string())
             .env("WORKER_CONCURRENCY", concurrency.to_string())
@@ -111,14 +141,19 @@ impl Drop for Space {
             let _ = w.kill();
             let _ = w.wait();
         }
-        if let Ok(client) = redis::Client::open(redis_url())
-            && let Ok(mut c) = client.get_connection()
-        {
+        // Each node's keys under the prefix (on a cluster, SCAN sees one node's keys), unlinked
+        // one by one (keys of several slots may not share a command on a cluster).
+        let target = self.redis;
+        let holders = std::panic::catch_unwind(move || target.key_holders()).unwrap_or_default();
+        for node in holders {
+            let Ok(mut c) = redis::Client::open(node).and_then(|client| client.get_connection()) else { continue };
             let keys: Vec<String> =
                 redis::cmd("KEYS").arg(format!("{}*", self.prefix)).query(&mut c).unwrap_or_default();
-            if !keys.is_empty() {
-                let _: redis::RedisResult<()> = redis::cmd("UNLINK").arg(keys).query(&mut c);
+            let mut unlink = redis::pipe();
+            for key in &keys {
+                unlink.cmd("UNLINK").arg(key).ignore();
             }
+            let _: redis::RedisResult<()> = unlink.query(&mut c);
         }
     }
 }
@@ -133,7 +168,16 @@ fn sleep_task(ms: u64) -> TaskRequest {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_of_a_worker_mid_run_loses_no_task() {
-    let mut s = Space::new().await;
+    sigkill_of_a_worker_mid_run_loses_no_task_on(Redis::Node).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_of_a_worker_mid_run_loses_no_task_on_a_redis_cluster() {
+    sigkill_of_a_worker_mid_run_loses_no_task_on(Redis::Cluster).await;
+}
+
+async fn sigkill_of_a_worker_mid_run_loses_no_task_on(redis: Redis) {
+    let mut s = Space::new(redis).await;
     let reqs: Vec<TaskRequest> = (0..2000).map(|_| sleep_task(5)).collect();
     let ids: Vec<TaskId> = s.tasks.submit_many(&reqs).await.unwrap().into_iter().map(|x| x.task_id).collect();
     let concurrency = 8;
@@ -175,7 +219,7 @@ async fn sigkill_of_a_worker_mid_run_loses_no_task() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_task_with_an_eta_beyond_the_lease_runs_once_within_100_ms_of_its_eta() {
-    let mut s = Space::new().await;
+    let mut s = Space::new(Redis::Node).await;
     s.spawn_worker(1, 2);
     let mut req = TaskRequest { name: "diag.noop".into(), ..Default::default() };
     req.options.countdown = Some(2.0);
@@ -190,7 +234,7 @@ async fn a_task_with_an_eta_beyond_the_lease_runs_once_within_100_ms_of_its_eta(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_lets_the_running_task_finish_and_the_worker_exit_0() {
-    let mut s = Space::new().await;
+    let mut s = Space::new(Redis::Node).await;
     let w = s.spawn_worker(30, 2);
     let id = s.tasks.submit(&sleep_task(3000)).await.unwrap().task_id;
     s.started(id).await;
@@ -203,7 +247,7 @@ async fn sigterm_lets_the_running_task_finish_and_the_worker_exit_0() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_signal_exits_at_once_and_the_task_is_redelivered_later() {
-    let mut s = Space::new().await;
+    let mut s = Space::new(Redis::Node).await;
     let w = s.spawn_worker(2, 2);
     let id = s.tasks.submit(&sleep_task(3000)).await.unwrap().task_id;
     s.started(id).await;
@@ -221,7 +265,7 @@ async fn a_second_signal_exits_at_once_and_the_task_is_redelivered_later() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_send_notification_rate_limit_holds_across_two_worker_processes() {
     let db = goodrobot_migrations::test_database::TestDatabase::migrated().await;
-    let mut s = Space::with_database(Some(db.url().to_owned())).await;
+    let mut s = Space::with_database(Redis::Node, Some(db.url().to_owned())).await;
     let user = s
         .infra
         .users
@@ -301,8 +345,17 @@ async fn seed_orders(s: &Space, n: usize) -> (u64, u64) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_report_whose_worker_is_killed_resumes_from_its_checkpoint_in_another_worker() {
+    a_report_whose_worker_is_killed_resumes_from_its_checkpoint_in_another_worker_on(Redis::Node).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_report_whose_worker_is_killed_resumes_from_its_checkpoint_in_another_worker_on_a_redis_cluster() {
+    a_report_whose_worker_is_killed_resumes_from_its_checkpoint_in_another_worker_on(Redis::Cluster).await;
+}
+
+async fn a_report_whose_worker_is_killed_resumes_from_its_checkpoint_in_another_worker_on(redis: Redis) {
     let db = goodrobot_migrations::test_database::TestDatabase::migrated().await;
-    let mut s = Space::with_database(Some(db.url().to_owned())).await;
+    let mut s = Space::with_database(redis, Some(db.url().to_owned())).await;
     let (orders, bids) = seed_orders(&s, 5000).await;
     let req = TaskRequest {
         name: "generate_analytics_report".into(),
