@@ -200,6 +200,11 @@ impl Bench {
         let tasks =
             TaskService::new(infra.broker.clone(), infra.results.clone(), infra.clock.clone(), TaskPolicy::default())
                 .with_events(infra.events.clone());
+        // As the API submits: one round trip per task.
+        let tasks = match &infra.submit_store {
+            Some(store) => tasks.with_submit_store(store.clone()),
+            None => tasks,
+        };
         Ok(Run { infra, tasks })
     }
 
