@@ -25,7 +25,7 @@ pub(crate) enum Failure {
 }
 
 impl Failure {
-    fn of(e: &RedisError) -> Self {
+    pub(crate) fn of(e: &RedisError) -> Self {
         let down = e.is_io_error()
             || e.is_connection_dropped()
             || e.is_connection_refusal()
@@ -37,8 +37,12 @@ impl Failure {
                         | ServerErrorKind::TryAgain
                         | ServerErrorKind::ClusterDown
                         | ServerErrorKind::MasterDown
+                        // The cluster client gave up following a slot that moved or whose
+                        // node is gone (a failover in progress): try again later.
+                        | ServerErrorKind::Moved
+                        | ServerErrorKind::Ask
                 )
-            );
+            ) || matches!(e.kind(), ErrorKind::ClusterConnectionNotFound);
         if down { Self::Unavailable(redis_error_kind(e)) } else { Self::Internal(redis_error_kind(e)) }
     }
 }
@@ -91,6 +95,12 @@ impl Redis {
     async fn load_scripts(&self, conn: &mut RedisConn) -> Result<(), RedisError> {
         let codes: Vec<&str> = self.scripts.iter().map(|s| s.code.as_str()).collect();
         conn.load_scripts(&codes).await
+    }
+
+    /// Loads this instance's scripts again (after a `NOSCRIPT` met on another connection).
+    pub(crate) async fn reload_scripts(&self) -> Result<(), Failure> {
+        let mut conn = self.conn().await?;
+        self.load_scripts(&mut conn).await.map_err(|e| Failure::of(&e))
     }
 
     /// Runs one command (an `EVALSHA` of one of this instance's scripts is retried once
@@ -244,7 +254,7 @@ fn topology_error(e: &RedisError) -> bool {
         || e.is_connection_refusal()
 }
 
-fn is_noscript(e: &RedisError) -> bool {
+pub(crate) fn is_noscript(e: &RedisError) -> bool {
     e.kind() == ErrorKind::Server(ServerErrorKind::NoScript) || e.to_string().contains("NOSCRIPT")
 }
 

@@ -91,7 +91,7 @@ impl SubmitStore for RedisWorkerStore {
             return self.submit_separately(msgs, records, events).await;
         }
         let mut pipe = redis::pipe();
-        let count = self.broker.push_enqueue(&mut pipe, &first.queue, msgs).map_err(BrokerError::from)?;
+        let new_names = self.broker.push_enqueue(&mut pipe, &first.queue, msgs).map_err(BrokerError::from)?;
         let k = self.broker.keys(&first.queue);
         let mut rec = self.broker.scripts().record_pending.call(&[&k.msg, &k.task]);
         rec.arg(self.results.ttl_ms()).arg(records.len());
@@ -103,21 +103,40 @@ impl SubmitStore for RedisWorkerStore {
             }
         }
         pipe.add_command(rec).ignore();
-        if let Some(log) = &self.events {
-            for e in events {
-                match log.append_command(e) {
-                    Ok(cmd) => {
-                        pipe.add_command(cmd).ignore();
+        let replies: Vec<Value> = if self.broker.redis().pool().is_cluster() {
+            // The queue names and the event stream live in other slots, maybe on a node that
+            // is down: they go at the same time but on their own, and never fail the submit.
+            let side = async {
+                self.broker.register(&new_names).await;
+                if let Some(log) = &self.events
+                    && !events.is_empty()
+                    && let Err(e) = log.append(events).await
+                {
+                    tracing::warn!(error = %e, "task events not recorded");
+                }
+            };
+            let (replies, ()) = tokio::join!(self.broker.redis().pipeline::<Vec<Value>>(&pipe), side);
+            replies.map_err(BrokerError::from)?
+        } else {
+            // One node: everything in one round trip on one connection.
+            self.broker.push_register(&mut pipe, &new_names);
+            if let Some(log) = &self.events {
+                for e in events {
+                    match log.append_command(e) {
+                        Ok(cmd) => {
+                            pipe.add_command(cmd).ignore();
+                        }
+                        Err(e) => tracing::warn!(error = %e, "task event not recorded"),
                     }
-                    Err(e) => tracing::warn!(error = %e, "task event not recorded"),
                 }
             }
-        }
-        let replies: Vec<Value> = self.broker.redis().pipeline(&pipe).await.map_err(BrokerError::from)?;
+            let replies = self.broker.redis().pipeline::<Vec<Value>>(&pipe).await.map_err(BrokerError::from)?;
+            self.broker.registered(&new_names);
+            replies
+        };
         let [reply] = replies.as_slice() else {
             return Err(BrokerError::Internal(format!("{} replies to one enqueue", replies.len())).into());
         };
-        debug_assert_eq!(count, msgs.len());
         let ids: Vec<_> = msgs.iter().map(|m| m.id).collect();
         Ok(self.broker.enqueue_outcomes(&ids, reply).map_err(BrokerError::from)?)
     }

@@ -1,10 +1,13 @@
-//! Connections: a waiting fetch hands its connection back unblocked, Redis being down is
-//! `Unavailable`, and a restarted Redis (scripts gone) is used again without a restart of
-//! ours.
+//! Connections: a waiting fetch hands its connection back unblocked (one node, and the
+//! cluster's per-node connections), Redis being down is `Unavailable`, a restarted Redis
+//! (scripts gone) is used again without a restart of ours (one node), and the broker is the
+//! `redis` readiness check (one node and cluster).
 
 mod common;
 
-use common::{PrivateRedis, TestRedis, request};
+use common::{
+    Monitors, PrivateRedis, TestRedis, client_of, on_single_and_cluster, queues_on_distinct_masters, request, runs, tag,
+};
 use goodrobot_ports::{Broker, BrokerError, HealthCheck, ResultBackend, ResultError};
 use goodrobot_redis::{RedisConfig, RedisPool};
 use goodrobot_redis_broker::{RedisBroker, RedisBrokerConfig, RedisResults, RedisResultsConfig};
@@ -72,10 +75,63 @@ async fn the_broker_works_again_after_redis_restarts_without_its_scripts() {
     assert_eq!(broker.stats(&q).await.unwrap().ready, 1, "the restarted Redis started empty");
 }
 
+/// On a cluster a blocking wait runs on a connection of its own to the node serving the
+/// queue; dropped, the wait is unblocked and that connection is kept for the next wait there.
 #[tokio::test]
-async fn the_broker_reports_itself_as_redis_for_readiness() {
-    let redis = TestRedis::new().await;
+async fn a_fetch_dropped_while_waiting_on_a_cluster_gives_its_node_connection_back_unblocked() {
+    let redis = TestRedis::cluster().await;
+    let broker = redis.broker();
+    let (q, port) = queues_on_distinct_masters("drop", 1).await.remove(0);
+    let node = ("127.0.0.1".to_owned(), port);
+    broker.ping().await.unwrap();
+    let mut monitor = Monitors::start(&[port]).await;
+    let fetch = tokio::spawn({
+        let (broker, q) = (broker.clone(), q.clone());
+        async move { broker.fetch(&request(&[&q], 1, Duration::from_secs(60), Duration::from_secs(30))).await }
+    });
+    // The wait reached the queue's master: its BLPOP names the client that sent it.
+    let (_, blpop) =
+        monitor.next_where(Duration::from_secs(5), |_, line| runs(line, "BLPOP") && line.contains(&tag(&q))).await;
+    let clients: String = redis.pool.on_node(Some(&node), redis::cmd("CLIENT").arg("LIST")).await.unwrap();
+    let waiting = clients
+        .lines()
+        .find(|l| l.split_whitespace().any(|f| f == format!("addr={}", client_of(&blpop))))
+        .unwrap_or_else(|| panic!("the client of {blpop:?} is not in CLIENT LIST: {clients}"));
+    let field =
+        |name: &str| waiting.split_whitespace().find_map(|f| f.strip_prefix(name)).unwrap_or_default().to_owned();
+    let id: i64 = field("id=").parse().unwrap();
+    assert!(field("flags=").contains('b'), "client {id} is not blocked: {waiting}");
+    fetch.abort();
+    assert!(fetch.await.unwrap_err().is_cancelled());
+    // The next checkout for that node is that very connection (once the dropped wait has
+    // handed it back), and it answers at once: it is not blocked any more.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let mut conn = redis.pool.checkout(&tag(&q)).await.unwrap();
+        let me: i64 =
+            tokio::time::timeout(Duration::from_secs(1), redis::cmd("CLIENT").arg("ID").query_async(conn.conn()))
+                .await
+                .expect("the connection answers at once")
+                .unwrap();
+        if me == id {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the connection of the dropped wait (client {id}) never came back to the pool"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+async fn the_broker_reports_itself_as_redis_for_readiness(redis: TestRedis) {
     let broker = redis.broker();
     assert_eq!(broker.name(), "redis");
     assert_eq!(broker.check().await, Ok(()));
 }
+
+on_single_and_cluster!(
+    current_thread: [
+        the_broker_reports_itself_as_redis_for_readiness,
+    ],
+);

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{TestRedis, request};
+use common::{TestRedis, on_single_and_cluster, request};
 use goodrobot_domain::task::TaskFailure;
 use goodrobot_ports::{Broker, BrokerError, Delivery};
 use goodrobot_redis_broker::{RedisBroker, RedisBrokerConfig};
@@ -19,9 +19,7 @@ async fn fetch_one(broker: &RedisBroker, q: &goodrobot_domain::task::QueueName, 
     got.remove(0)
 }
 
-#[tokio::test]
-async fn a_token_whose_lease_was_reclaimed_gets_lease_lost_on_ack() {
-    let redis = TestRedis::new().await;
+async fn a_token_whose_lease_was_reclaimed_gets_lease_lost_on_ack(redis: TestRedis) {
     let broker = redis.broker();
     let q = unique_queue("stale-ack");
     let msg = task_message(&q);
@@ -33,9 +31,7 @@ async fn a_token_whose_lease_was_reclaimed_gets_lease_lost_on_ack() {
     assert_eq!(broker.stats(&q).await.unwrap().in_flight, 1, "the newer claim is untouched");
 }
 
-#[tokio::test]
-async fn a_token_whose_lease_was_reclaimed_is_not_renewed() {
-    let redis = TestRedis::new().await;
+async fn a_token_whose_lease_was_reclaimed_is_not_renewed(redis: TestRedis) {
     let broker = redis.broker();
     let q = unique_queue("stale-renew");
     broker.enqueue(&[task_message(&q)]).await.unwrap();
@@ -46,9 +42,7 @@ async fn a_token_whose_lease_was_reclaimed_is_not_renewed() {
     assert_eq!(broker.ack(&current.token).await, Ok(()));
 }
 
-#[tokio::test]
-async fn a_renewed_lease_outlives_its_first_deadline() {
-    let redis = TestRedis::new().await;
+async fn a_renewed_lease_outlives_its_first_deadline(redis: TestRedis) {
     let broker = redis.broker();
     let q = unique_queue("renew");
     broker.enqueue(&[task_message(&q)]).await.unwrap();
@@ -60,9 +54,7 @@ async fn a_renewed_lease_outlives_its_first_deadline() {
     assert_eq!(broker.ack(&d.token).await, Ok(()));
 }
 
-#[tokio::test]
-async fn renew_answers_for_tokens_of_several_queues_in_order() {
-    let redis = TestRedis::new().await;
+async fn renew_answers_for_tokens_of_several_queues_in_order(redis: TestRedis) {
     let broker = redis.broker();
     let (a, b) = (unique_queue("renew-a"), unique_queue("renew-b"));
     broker.enqueue(&[task_message(&a), task_message(&b)]).await.unwrap();
@@ -72,9 +64,7 @@ async fn renew_answers_for_tokens_of_several_queues_in_order() {
     assert_eq!(held, [false, true, true]);
 }
 
-#[tokio::test]
-async fn a_task_whose_lease_expires_max_deliveries_times_is_dead_lettered_as_delivery_limit_exceeded() {
-    let redis = TestRedis::new().await;
+async fn a_task_whose_lease_expires_max_deliveries_times_is_dead_lettered_as_delivery_limit_exceeded(redis: TestRedis) {
     let broker = redis.broker_with(RedisBrokerConfig { max_deliveries: 2, ..Default::default() });
     let q = unique_queue("limit");
     let msg = task_message(&q);
@@ -92,9 +82,7 @@ async fn a_task_whose_lease_expires_max_deliveries_times_is_dead_lettered_as_del
     assert_eq!(dead["message"]["id"], msg.id.to_string());
 }
 
-#[tokio::test]
-async fn a_replayed_task_counts_its_deliveries_from_one_again() {
-    let redis = TestRedis::new().await;
+async fn a_replayed_task_counts_its_deliveries_from_one_again(redis: TestRedis) {
     let broker = redis.broker_with(RedisBrokerConfig { max_deliveries: 1, ..Default::default() });
     let q = unique_queue("replay-limit");
     let msg = task_message(&q);
@@ -106,9 +94,7 @@ async fn a_replayed_task_counts_its_deliveries_from_one_again() {
     assert_eq!(fetch_one(&broker, &q, LONG_LEASE).await.attempt, 1);
 }
 
-#[tokio::test]
-async fn a_dead_letter_keeps_the_message_and_its_failure() {
-    let redis = TestRedis::new().await;
+async fn a_dead_letter_keeps_the_message_and_its_failure(redis: TestRedis) {
     let broker = redis.broker();
     let q = unique_queue("dead");
     let msg = TaskMessageBuilder::new(&q).retries(3).build();
@@ -125,9 +111,7 @@ async fn a_dead_letter_keeps_the_message_and_its_failure() {
     assert_eq!(serde_json::from_value::<goodrobot_domain::task::TaskMessage>(dead["message"].clone()).unwrap(), msg);
 }
 
-#[tokio::test]
-async fn replay_finds_the_dead_task_among_several_queues() {
-    let redis = TestRedis::new().await;
+async fn replay_finds_the_dead_task_among_several_queues(redis: TestRedis) {
     let broker = redis.broker();
     let (other, q) = (unique_queue("replay-other"), unique_queue("replay"));
     let msg = TaskMessageBuilder::new(&q).retries(2).build();
@@ -139,9 +123,7 @@ async fn replay_finds_the_dead_task_among_several_queues() {
     assert_eq!(fetch_one(&broker, &q, LONG_LEASE).await.message, replayed);
 }
 
-#[tokio::test]
-async fn a_task_revoked_in_flight_stays_with_its_worker_and_its_redelivery_carries_the_reason() {
-    let redis = TestRedis::new().await;
+async fn a_task_revoked_in_flight_stays_with_its_worker_and_its_redelivery_carries_the_reason(redis: TestRedis) {
     let broker = redis.broker();
     let q = unique_queue("revoke-flight");
     let msg = task_message(&q);
@@ -154,9 +136,7 @@ async fn a_task_revoked_in_flight_stays_with_its_worker_and_its_redelivery_carri
     assert_eq!(d.revoked, None);
 }
 
-#[tokio::test]
-async fn a_fetch_fills_the_revoke_reason_of_each_revoked_task_only() {
-    let redis = TestRedis::new().await;
+async fn a_fetch_fills_the_revoke_reason_of_each_revoked_task_only(redis: TestRedis) {
     let broker = redis.broker();
     let q = unique_queue("revoke-batch");
     let msgs: Vec<_> = (0..3).map(|_| task_message(&q)).collect();
@@ -170,9 +150,7 @@ async fn a_fetch_fills_the_revoke_reason_of_each_revoked_task_only() {
     assert_eq!(reasons, expected);
 }
 
-#[tokio::test]
-async fn a_dedup_key_is_freed_when_the_task_dead_letters_by_the_delivery_limit() {
-    let redis = TestRedis::new().await;
+async fn a_dedup_key_is_freed_when_the_task_dead_letters_by_the_delivery_limit(redis: TestRedis) {
     let broker = redis.broker_with(RedisBrokerConfig { max_deliveries: 1, ..Default::default() });
     let q = unique_queue("dedup-limit");
     broker.enqueue(&[TaskMessageBuilder::new(&q).dedup_key("k").build()]).await.unwrap();
@@ -183,3 +161,19 @@ async fn a_dedup_key_is_freed_when_the_task_dead_letters_by_the_delivery_limit()
     let outcome = broker.enqueue(std::slice::from_ref(&next)).await.unwrap();
     assert_eq!(outcome, [goodrobot_ports::EnqueueOutcome::Queued(next.id)]);
 }
+
+on_single_and_cluster!(
+    current_thread: [
+        a_token_whose_lease_was_reclaimed_gets_lease_lost_on_ack,
+        a_token_whose_lease_was_reclaimed_is_not_renewed,
+        a_renewed_lease_outlives_its_first_deadline,
+        renew_answers_for_tokens_of_several_queues_in_order,
+        a_task_whose_lease_expires_max_deliveries_times_is_dead_lettered_as_delivery_limit_exceeded,
+        a_replayed_task_counts_its_deliveries_from_one_again,
+        a_dead_letter_keeps_the_message_and_its_failure,
+        replay_finds_the_dead_task_among_several_queues,
+        a_task_revoked_in_flight_stays_with_its_worker_and_its_redelivery_carries_the_reason,
+        a_fetch_fills_the_revoke_reason_of_each_revoked_task_only,
+        a_dedup_key_is_freed_when_the_task_dead_letters_by_the_delivery_limit,
+    ],
+);

@@ -168,13 +168,16 @@ pub(crate) async fn pipeline(
 }
 
 /// `SCRIPT LOAD` on every node (a pipeline would reach one node only).
+/// All at once, so a fresh connection pays one round trip, not one per script.
 pub(crate) async fn load_scripts(conn: &mut ClusterConnection, codes: &[&str]) -> RedisResult<()> {
-    for code in codes {
+    let loads = codes.iter().map(|code| {
         let mut cmd = redis::cmd("SCRIPT");
         cmd.arg("LOAD").arg(*code);
         let routing = RoutingInfo::MultiNode((MultipleNodeRoutingInfo::AllNodes, Some(ResponsePolicy::AllSucceeded)));
-        conn.route_command(cmd, routing).await?;
-    }
+        let mut conn = conn.clone();
+        async move { conn.route_command(cmd, routing).await }
+    });
+    futures::future::try_join_all(loads).await?;
     Ok(())
 }
 
@@ -367,6 +370,11 @@ pub(crate) async fn health(conn: &mut ClusterConnection) -> Result<(), String> {
     for node in &nodes {
         if node.failing {
             tracing::warn!(node = %node.addr(), "a Redis Cluster node is failing (it serves no slots)");
+            continue;
+        }
+        if !node.master {
+            // A replica's state is in CLUSTER NODES' flags (failing or not), and the cluster
+            // client keeps connections to masters only.
             continue;
         }
         let routing =

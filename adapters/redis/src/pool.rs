@@ -81,7 +81,9 @@ enum Backend {
 /// The cluster connection (it multiplexes per node, follows MOVED/ASK and refreshes its slot
 /// map), and what blocking waits need: where slots live and idle connections per node.
 struct Cluster {
-    conn: ClusterConnection,
+    /// Replaced by [`supervise`] when it stops answering.
+    conn: std::sync::RwLock<ClusterConnection>,
+    seeds: Vec<ConnectionInfo>,
     seed: ConnectionInfo,
     owners: SlotOwners,
     idle: NodeConns,
@@ -111,6 +113,45 @@ impl Breaker {
     fn trip(&self) {
         let until = self.now_ms() + Self::OPEN_FOR.as_millis() as u64;
         self.open_until_ms.store(until, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+impl Cluster {
+    fn conn(&self) -> ClusterConnection {
+        self.conn.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+}
+
+/// How often the cluster connection is asked whether it still answers, and how long it has.
+const SUPERVISE_EVERY: Duration = Duration::from_secs(1);
+const SUPERVISE_PATIENCE: Duration = Duration::from_secs(2);
+
+/// Keeps the cluster connection alive: the redis crate's cluster client can stop answering
+/// for good after a master dies mid-refresh of its slot map (seen in the failover tests while
+/// every node answered directly), so a connection that misses two PINGs in a row is replaced
+/// by a fresh one from the seeds (if one can be made; else it tries again). Ends with the pool.
+async fn supervise(cluster: std::sync::Weak<Cluster>) {
+    let mut missed = 0;
+    loop {
+        tokio::time::sleep(SUPERVISE_EVERY).await;
+        let Some(c) = cluster.upgrade() else { return };
+        let mut conn = c.conn();
+        let ping = tokio::time::timeout(SUPERVISE_PATIENCE, redis::cmd("PING").query_async::<String>(&mut conn)).await;
+        missed = if matches!(ping, Ok(Ok(_))) { 0 } else { missed + 1 };
+        if missed < 2 {
+            continue;
+        }
+        let fresh = tokio::time::timeout(c.connect_timeout * 3, cluster::connect(c.seeds.clone(), c.connect_timeout)).await;
+        match fresh {
+            Ok(Ok(fresh)) => {
+                tracing::warn!("the Redis Cluster connection stopped answering; replaced by a fresh one");
+                *c.conn.write().unwrap_or_else(std::sync::PoisonError::into_inner) = fresh;
+                c.owners.forget();
+                missed = 0;
+            }
+            Ok(Err(e)) => tracing::warn!(error = %redis_error_kind(&e), "the Redis Cluster does not answer; trying again"),
+            Err(_) => tracing::warn!("the Redis Cluster does not answer; trying again"),
+        }
     }
 }
 
@@ -153,17 +194,21 @@ impl RedisPool {
         };
         let backend = if is_cluster {
             let seed = seeds[0].clone();
-            let conn = tokio::time::timeout(cfg.connect_timeout * 3, cluster::connect(seeds, cfg.connect_timeout))
-                .await
-                .map_err(|_| RedisSetupError::Unreachable("timeout: the cluster did not answer".to_owned()))?
-                .map_err(|e| RedisSetupError::Unreachable(redis_error_kind(&e)))?;
-            Backend::Cluster(Arc::new(Cluster {
-                conn,
+            let conn =
+                tokio::time::timeout(cfg.connect_timeout * 3, cluster::connect(seeds.clone(), cfg.connect_timeout))
+                    .await
+                    .map_err(|_| RedisSetupError::Unreachable("timeout: the cluster did not answer".to_owned()))?
+                    .map_err(|e| RedisSetupError::Unreachable(redis_error_kind(&e)))?;
+            let cluster = Arc::new(Cluster {
+                conn: std::sync::RwLock::new(conn),
+                seeds,
                 seed,
                 owners: SlotOwners::default(),
                 idle: NodeConns::default(),
                 connect_timeout: cfg.connect_timeout,
-            }))
+            });
+            tokio::spawn(supervise(Arc::downgrade(&cluster)));
+            Backend::Cluster(cluster)
         } else {
             let manager = RedisConnectionManager::new(seeds[0].clone())
                 .map_err(|e| RedisSetupError::BadUrl(redis_error_kind(&e)))?;
@@ -195,7 +240,7 @@ impl RedisPool {
     pub async fn get(&self) -> Result<RedisConn, String> {
         match &self.backend {
             Backend::Single { shared, .. } => shared.get(self).await,
-            Backend::Cluster(c) => Ok(RedisConn::cluster(c.conn.clone())),
+            Backend::Cluster(c) => Ok(RedisConn::cluster(c.conn())),
         }
     }
 
@@ -203,7 +248,7 @@ impl RedisPool {
     pub(crate) fn cluster_conn(&self) -> Option<ClusterConnection> {
         match &self.backend {
             Backend::Single { .. } => None,
-            Backend::Cluster(c) => Some(c.conn.clone()),
+            Backend::Cluster(c) => Some(c.conn()),
         }
     }
 
@@ -228,7 +273,7 @@ impl RedisPool {
                 Ok(BlockingConn { conn: (*pooled).clone(), held: Held::Pooled(pooled) })
             }
             Backend::Cluster(c) => {
-                let node = c.owners.owner(&mut c.conn.clone(), cluster::key_slot(key)).await?;
+                let node = c.owners.owner(&mut c.conn(), cluster::key_slot(key)).await?;
                 let conn = match c.idle.take(&node) {
                     Some(conn) => conn,
                     None => {
@@ -256,7 +301,7 @@ impl RedisPool {
     pub async fn health(&self) -> Result<(), String> {
         match &self.backend {
             Backend::Single { .. } => self.ping().await,
-            Backend::Cluster(c) => cluster::health(&mut c.conn.clone()).await,
+            Backend::Cluster(c) => cluster::health(&mut c.conn()).await,
         }
     }
 
@@ -290,8 +335,7 @@ impl RedisPool {
     pub async fn masters(&self) -> Result<Vec<(String, u16)>, String> {
         let Backend::Cluster(c) = &self.backend else { return Ok(Vec::new()) };
         let text: String = c
-            .conn
-            .clone()
+            .conn()
             .route_command(
                 redis::cmd("CLUSTER").arg("NODES").clone(),
                 redis::cluster_routing::RoutingInfo::SingleNode(redis::cluster_routing::SingleNodeRoutingInfo::Random),
@@ -321,7 +365,7 @@ impl RedisPool {
                 let routing = redis::cluster_routing::RoutingInfo::SingleNode(
                     redis::cluster_routing::SingleNodeRoutingInfo::ByAddress { host: host.clone(), port: *port },
                 );
-                let v = c.conn.clone().route_command(cmd.clone(), routing).await?;
+                let v = c.conn().route_command(cmd.clone(), routing).await?;
                 Ok(redis::from_redis_value(v)?)
             }
             _ => {

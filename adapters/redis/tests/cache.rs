@@ -1,39 +1,31 @@
 //! The Redis cache beyond the shared contract: key layout, TTLs as Redis holds them, the
-//! health check.
+//! health check (the readiness check `/ready` runs); on one node and on the cluster.
 
 mod common;
 
-use common::TestRedis;
+use common::{TestRedis, on_single_and_cluster};
 use goodrobot_ports::{Cache, CacheExt, HealthCheck};
 use goodrobot_redis::RedisCache;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
-#[tokio::test]
-async fn a_value_lives_under_the_prefix_and_the_cache_namespace() {
-    let r = TestRedis::new().await;
+async fn a_value_lives_under_the_prefix_and_the_cache_namespace(r: TestRedis) {
     RedisCache::new(r.pool.clone()).set_key("user:7", "v", None).await.unwrap();
     assert_eq!(r.keys().await, [format!("{}:cache:user:7", r.pool.prefix())]);
 }
 
-#[tokio::test]
-async fn a_ttl_becomes_the_keys_pttl() {
-    let r = TestRedis::new().await;
+async fn a_ttl_becomes_the_keys_pttl(r: TestRedis) {
     RedisCache::new(r.pool.clone()).set_key("k", "v", Some(Duration::from_secs(3600))).await.unwrap();
     let pttl = r.pttl(&r.pool.key(&["cache", "k"])).await;
     assert!((3_590_000..=3_600_000).contains(&pttl), "pttl {pttl}");
 }
 
-#[tokio::test]
-async fn a_value_without_ttl_has_no_expiry() {
-    let r = TestRedis::new().await;
+async fn a_value_without_ttl_has_no_expiry(r: TestRedis) {
     RedisCache::new(r.pool.clone()).set_key("k", "v", None).await.unwrap();
     assert_eq!(r.pttl(&r.pool.key(&["cache", "k"])).await, -1);
 }
 
-#[tokio::test]
-async fn a_key_disappears_once_its_ttl_has_passed() {
-    let r = TestRedis::new().await;
+async fn a_key_disappears_once_its_ttl_has_passed(r: TestRedis) {
     let cache = RedisCache::new(r.pool.clone());
     cache.set_key("k", "v", Some(Duration::from_millis(200))).await.unwrap();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
@@ -43,9 +35,7 @@ async fn a_key_disappears_once_its_ttl_has_passed() {
     }
 }
 
-#[tokio::test]
-async fn a_zero_ttl_leaves_no_key() {
-    let r = TestRedis::new().await;
+async fn a_zero_ttl_leaves_no_key(r: TestRedis) {
     let cache = RedisCache::new(r.pool.clone());
     cache.set_key("k", "old", None).await.unwrap();
     cache.set_key("k", "new", Some(Duration::ZERO)).await.unwrap();
@@ -59,9 +49,7 @@ struct CachedUser {
     phone: Option<String>,
 }
 
-#[tokio::test]
-async fn a_typed_value_round_trips_as_json_and_is_invalidated() {
-    let r = TestRedis::new().await;
+async fn a_typed_value_round_trips_as_json_and_is_invalidated(r: TestRedis) {
     let cache = RedisCache::new(r.pool.clone());
     let user = CachedUser { id: 7, name: "Анна".to_owned(), phone: None };
     cache.set_cache("user:7", &user, Some(Duration::from_secs(3600))).await.unwrap();
@@ -72,10 +60,20 @@ async fn a_typed_value_round_trips_as_json_and_is_invalidated() {
     assert_eq!(cache.get_cache::<CachedUser>("user:7").await.unwrap(), None);
 }
 
-#[tokio::test]
-async fn the_health_check_is_named_redis_and_passes() {
-    let r = TestRedis::new().await;
+async fn the_health_check_is_named_redis_and_passes(r: TestRedis) {
     let cache = RedisCache::new(r.pool.clone());
     assert_eq!(cache.name(), "redis");
     cache.check().await.unwrap();
 }
+
+on_single_and_cluster!(
+    current_thread: [
+        a_value_lives_under_the_prefix_and_the_cache_namespace,
+        a_ttl_becomes_the_keys_pttl,
+        a_value_without_ttl_has_no_expiry,
+        a_key_disappears_once_its_ttl_has_passed,
+        a_zero_ttl_leaves_no_key,
+        a_typed_value_round_trips_as_json_and_is_invalidated,
+        the_health_check_is_named_redis_and_passes,
+    ],
+);

@@ -1,12 +1,12 @@
-//! The monitor adapters on the real Redis: the shared WorkerRegistry and EventLog contracts
-//! (on Redis's clock), then the key layout, expiry of what they write, approximate stream
-//! trimming, and an unreachable Redis.
+//! The monitor adapters on the real Redis, on one node and on the cluster: the shared
+//! WorkerRegistry and EventLog contracts (on Redis's clock), then the key layout, expiry of
+//! what they write, approximate stream trimming; and an unreachable Redis (one node).
 
 mod common;
 
 use async_trait::async_trait;
 use chrono::Utc;
-use common::{Scoped, TestRedis, pool_of_a_stopped_redis};
+use common::{Scoped, TestRedis, master_of_key, on_single_and_cluster, pool_of_a_stopped_redis};
 use goodrobot_ports::{EventLog, MonitorError, TaskEvent, WorkerInfo, WorkerRegistry};
 use goodrobot_redis::{RedisEventLog, RedisWorkerRegistry};
 use goodrobot_testkit::monitor::{EventLogFixture, event, worker};
@@ -35,32 +35,44 @@ impl<T: EventLog> EventLog for Scoped<T> {
     }
 }
 
-mod registry_contract {
-    use super::*;
+/// The two contract suites, each fixture on a `TestRedis` from `$connect`.
+macro_rules! contracts {
+    ($connect:path) => {
+        mod registry_contract {
+            use super::super::*;
 
-    goodrobot_testkit::worker_registry_contract_tests!(async {
-        let r = TestRedis::new().await;
-        Arc::new(Scoped { inner: RedisWorkerRegistry::new(r.pool), cleanup: r.cleanup }) as Arc<dyn WorkerRegistry>
-    });
+            goodrobot_testkit::worker_registry_contract_tests!(async {
+                let r = $connect().await;
+                Arc::new(Scoped { inner: RedisWorkerRegistry::new(r.pool), cleanup: r.cleanup })
+                    as Arc<dyn WorkerRegistry>
+            });
+        }
+
+        mod event_log_contract {
+            use super::super::*;
+
+            goodrobot_testkit::event_log_contract_tests!(async {
+                let r = $connect().await;
+                EventLogFixture {
+                    log: Arc::new(Scoped { inner: RedisEventLog::new(r.pool, 20), cleanup: r.cleanup }),
+                    capacity: 20,
+                }
+            });
+        }
+    };
 }
 
-mod event_log_contract {
-    use super::*;
+mod single_contracts {
+    contracts!(TestRedis::new);
+}
 
-    goodrobot_testkit::event_log_contract_tests!(async {
-        let r = TestRedis::new().await;
-        EventLogFixture {
-            log: Arc::new(Scoped { inner: RedisEventLog::new(r.pool, 20), cleanup: r.cleanup }),
-            capacity: 20,
-        }
-    });
+mod cluster_contracts {
+    contracts!(TestRedis::cluster);
 }
 
 const MINUTE: Duration = Duration::from_secs(60);
 
-#[tokio::test]
-async fn a_heartbeat_writes_the_worker_key_and_the_listing_set_both_expiring() {
-    let r = TestRedis::new().await;
+async fn a_heartbeat_writes_the_worker_key_and_the_listing_set_both_expiring(r: TestRedis) {
     let w = worker("w1");
     RedisWorkerRegistry::new(r.pool.clone()).heartbeat(&w, MINUTE).await.unwrap();
     let (worker_key, set_key) = (r.pool.key(&["worker", "w1"]), r.pool.key(&["workers"]));
@@ -77,9 +89,7 @@ async fn a_heartbeat_writes_the_worker_key_and_the_listing_set_both_expiring() {
     assert_eq!(members, ["w1"]);
 }
 
-#[tokio::test]
-async fn the_listing_set_expires_with_its_latest_member() {
-    let r = TestRedis::new().await;
+async fn the_listing_set_expires_with_its_latest_member(r: TestRedis) {
     let registry = RedisWorkerRegistry::new(r.pool.clone());
     registry.heartbeat(&worker("long"), MINUTE).await.unwrap();
     registry.heartbeat(&worker("short"), Duration::from_secs(5)).await.unwrap();
@@ -90,33 +100,34 @@ async fn the_listing_set_expires_with_its_latest_member() {
     assert!((119_000..=120_000).contains(&pttl), "a longer heartbeat extends the set: pttl {pttl}");
 }
 
-#[tokio::test]
-async fn expired_workers_leave_the_listing_set() {
-    let r = TestRedis::new().await;
+async fn expired_workers_leave_the_listing_set(r: TestRedis) {
     let registry = RedisWorkerRegistry::new(r.pool.clone());
     registry.heartbeat(&worker("gone"), Duration::from_millis(100)).await.unwrap();
     registry.heartbeat(&worker("stays"), MINUTE).await.unwrap();
+    // Each read drops the members whose expiry has passed on Redis's clock. (A read may no
+    // longer list "gone", its key having just expired, and still leave it in the set, when its
+    // TIME came a millisecond before: the next read removes it.)
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    while registry.list().await.unwrap().len() > 1 {
-        assert!(tokio::time::Instant::now() < deadline, "the worker outlived its TTL by 5 s");
+    loop {
+        let listed: Vec<String> = registry.list().await.unwrap().into_iter().map(|w| w.id).collect();
+        let members: Vec<String> = r.raw(redis::cmd("ZRANGE").arg(r.pool.key(&["workers"])).arg(0).arg(-1)).await;
+        if members == ["stays"] {
+            assert_eq!(listed, ["stays"]);
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the worker outlived its TTL by 5 s: {members:?}");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    let members: Vec<String> = r.raw(redis::cmd("ZRANGE").arg(r.pool.key(&["workers"])).arg(0).arg(-1)).await;
-    assert_eq!(members, ["stays"]);
 }
 
-#[tokio::test]
-async fn a_removed_worker_leaves_no_key() {
-    let r = TestRedis::new().await;
+async fn a_removed_worker_leaves_no_key(r: TestRedis) {
     let registry = RedisWorkerRegistry::new(r.pool.clone());
     registry.heartbeat(&worker("w1"), MINUTE).await.unwrap();
     registry.remove("w1").await.unwrap();
     assert_eq!(r.keys().await, Vec::<String>::new());
 }
 
-#[tokio::test]
-async fn an_unreadable_heartbeat_is_skipped() {
-    let r = TestRedis::new().await;
+async fn an_unreadable_heartbeat_is_skipped(r: TestRedis) {
     let registry = RedisWorkerRegistry::new(r.pool.clone());
     registry.heartbeat(&worker("good"), MINUTE).await.unwrap();
     registry.heartbeat(&worker("bad"), MINUTE).await.unwrap();
@@ -125,9 +136,7 @@ async fn an_unreadable_heartbeat_is_skipped() {
     assert_eq!(ids, ["good"]);
 }
 
-#[tokio::test]
-async fn events_are_stream_entries_holding_their_json() {
-    let r = TestRedis::new().await;
+async fn events_are_stream_entries_holding_their_json(r: TestRedis) {
     let e = event(1, Utc::now());
     RedisEventLog::new(r.pool.clone(), 10).append(std::slice::from_ref(&e)).await.unwrap();
     let key = r.pool.key(&["events"]);
@@ -141,9 +150,7 @@ async fn events_are_stream_entries_holding_their_json() {
 
 /// `MAXLEN ~` trims whole stream nodes: at most `stream-node-max-entries` (100 by default)
 /// more than the capacity stay in Redis, while `recent` shows exactly the newest `capacity`.
-#[tokio::test]
-async fn the_stream_is_trimmed_to_about_its_capacity() {
-    let r = TestRedis::new().await;
+async fn the_stream_is_trimmed_to_about_its_capacity(r: TestRedis) {
     let log = RedisEventLog::new(r.pool.clone(), 50);
     let now = Utc::now();
     for batch in 0..10 {
@@ -156,6 +163,53 @@ async fn the_stream_is_trimmed_to_about_its_capacity() {
     let names: Vec<String> = recent.into_iter().map(|e| e.name).collect();
     let expected: Vec<String> = (950..1000).rev().map(|n| format!("task-{n}")).collect();
     assert_eq!(names, expected);
+}
+
+on_single_and_cluster!(
+    current_thread: [
+        a_heartbeat_writes_the_worker_key_and_the_listing_set_both_expiring,
+        the_listing_set_expires_with_its_latest_member,
+        expired_workers_leave_the_listing_set,
+        a_removed_worker_leaves_no_key,
+        an_unreadable_heartbeat_is_skipped,
+        events_are_stream_entries_holding_their_json,
+        the_stream_is_trimmed_to_about_its_capacity,
+    ],
+);
+
+/// On a cluster the heartbeats of a listing live in different slots, on different masters:
+/// `list` reads them all (one MGET is not possible across slots).
+#[tokio::test]
+async fn the_listing_reads_workers_whose_keys_are_on_every_master_of_the_cluster() {
+    let r = TestRedis::cluster().await;
+    let registry = RedisWorkerRegistry::new(r.pool.clone());
+    let masters = r.pool.masters().await.unwrap();
+    // Two workers per master.
+    let mut ids: Vec<String> = Vec::new();
+    let mut per_master = std::collections::HashMap::<u16, usize>::new();
+    for n in 0..200 {
+        let id = format!("w{n}");
+        let count = per_master.entry(master_of_key(&r.pool.key(&["worker", &id])).await).or_default();
+        if *count < 2 {
+            *count += 1;
+            ids.push(id);
+        }
+        if ids.len() == 2 * masters.len() {
+            break;
+        }
+    }
+    assert_eq!(ids.len(), 2 * masters.len(), "worker ids for every master: {per_master:?}");
+    for id in &ids {
+        registry.heartbeat(&worker(id), MINUTE).await.unwrap();
+    }
+    let mut expected = ids.clone();
+    expected.sort();
+    let listed: Vec<String> = registry.list().await.unwrap().into_iter().map(|w| w.id).collect();
+    assert_eq!(listed, expected);
+    registry.remove(&ids[0]).await.unwrap();
+    let listed: Vec<String> = registry.list().await.unwrap().into_iter().map(|w| w.id).collect();
+    expected.retain(|id| *id != ids[0]);
+    assert_eq!(listed, expected);
 }
 
 #[tokio::test]

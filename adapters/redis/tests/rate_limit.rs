@@ -1,18 +1,16 @@
 //! The Redis rate limiter beyond the shared contract: exactness under heavy concurrency, the
-//! key layout and its expiry.
+//! key layout and its expiry; on one node and on the cluster.
 
 mod common;
 
-use common::TestRedis;
+use common::{TestRedis, on_single_and_cluster};
 use goodrobot_ports::RateLimiter;
 use goodrobot_redis::RedisRateLimiter;
 use std::{sync::Arc, time::Duration};
 
 const MINUTE: Duration = Duration::from_secs(60);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn two_hundred_concurrent_checks_against_fifty_per_minute_allow_exactly_fifty() {
-    let r = TestRedis::new().await;
+async fn two_hundred_concurrent_checks_against_fifty_per_minute_allow_exactly_fifty(r: TestRedis) {
     let limiter = Arc::new(RedisRateLimiter::new(r.pool.clone()));
     let checks = (0..200).map(|_| {
         let limiter = limiter.clone();
@@ -26,9 +24,7 @@ async fn two_hundred_concurrent_checks_against_fifty_per_minute_allow_exactly_fi
     assert_eq!(remaining, (0..50).collect::<Vec<_>>(), "each allowed check saw its own count");
 }
 
-#[tokio::test]
-async fn a_refusal_waits_one_emission_interval() {
-    let r = TestRedis::new().await;
+async fn a_refusal_waits_one_emission_interval(r: TestRedis) {
     let limiter = RedisRateLimiter::new(r.pool.clone());
     for _ in 0..50 {
         assert!(limiter.check("k", 50, MINUTE).await.unwrap().allowed);
@@ -39,9 +35,7 @@ async fn a_refusal_waits_one_emission_interval() {
     assert!(refused.reset_after > Duration::from_millis(1000) && refused.reset_after <= Duration::from_millis(1200));
 }
 
-#[tokio::test]
-async fn the_key_lives_under_the_prefix_and_expires_when_the_bucket_empties() {
-    let r = TestRedis::new().await;
+async fn the_key_lives_under_the_prefix_and_expires_when_the_bucket_empties(r: TestRedis) {
     let limiter = RedisRateLimiter::new(r.pool.clone());
     limiter.check("ip:10.0.0.1", 10, MINUTE).await.unwrap();
     let key = r.pool.key(&["rl", "ip:10.0.0.1"]);
@@ -51,10 +45,19 @@ async fn the_key_lives_under_the_prefix_and_expires_when_the_bucket_empties() {
     assert!((5_900..=6_000).contains(&pttl), "pttl {pttl}");
 }
 
-#[tokio::test]
-async fn a_zero_limit_refuses_without_touching_redis() {
-    let r = TestRedis::new().await;
+async fn a_zero_limit_refuses_without_touching_redis(r: TestRedis) {
     let d = RedisRateLimiter::new(r.pool.clone()).check("k", 0, MINUTE).await.unwrap();
     assert!(!d.allowed);
     assert!(r.keys().await.is_empty());
 }
+
+on_single_and_cluster!(
+    current_thread: [
+        a_refusal_waits_one_emission_interval,
+        the_key_lives_under_the_prefix_and_expires_when_the_bucket_empties,
+        a_zero_limit_refuses_without_touching_redis,
+    ],
+    multi_thread: [
+        two_hundred_concurrent_checks_against_fifty_per_minute_allow_exactly_fifty,
+    ],
+);

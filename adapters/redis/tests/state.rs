@@ -1,9 +1,10 @@
-//! Redis user state beyond the shared contract: key layout, TTL, and JSON kept exactly.
+//! Redis user state beyond the shared contract: key layout, TTL, and JSON kept exactly; on one
+//! node and on the cluster.
 
 mod common;
 
 use chrono::Utc;
-use common::TestRedis;
+use common::{TestRedis, on_single_and_cluster};
 use goodrobot_domain::UserId;
 use goodrobot_ports::{StateStore, UserState};
 use goodrobot_redis::RedisStateStore;
@@ -17,9 +18,7 @@ fn object(v: Value) -> serde_json::Map<String, Value> {
     m
 }
 
-#[tokio::test]
-async fn a_state_is_one_hash_under_the_prefix_with_the_ttl() {
-    let r = TestRedis::new().await;
+async fn a_state_is_one_hash_under_the_prefix_with_the_ttl(r: TestRedis) {
     let store = RedisStateStore::new(r.pool.clone());
     let state = UserState::new("ask_phone", json!({"name": "Анна"}), Utc::now()).unwrap();
     store.put(USER, &state, Duration::from_secs(900)).await.unwrap();
@@ -31,9 +30,7 @@ async fn a_state_is_one_hash_under_the_prefix_with_the_ttl() {
     assert!((890_000..=900_000).contains(&pttl), "pttl {pttl}");
 }
 
-#[tokio::test]
-async fn a_patch_sets_the_ttl_anew() {
-    let r = TestRedis::new().await;
+async fn a_patch_sets_the_ttl_anew(r: TestRedis) {
     let store = RedisStateStore::new(r.pool.clone());
     let state = UserState::new("s", json!({}), Utc::now()).unwrap();
     store.put(USER, &state, Duration::from_secs(10)).await.unwrap();
@@ -42,9 +39,7 @@ async fn a_patch_sets_the_ttl_anew() {
     assert!(pttl > 3_590_000, "pttl {pttl}");
 }
 
-#[tokio::test]
-async fn a_patch_keeps_json_that_lua_would_mangle() {
-    let r = TestRedis::new().await;
+async fn a_patch_keeps_json_that_lua_would_mangle(r: TestRedis) {
     let store = RedisStateStore::new(r.pool.clone());
     store
         .put(USER, &UserState::new("s", json!({"keep": []}), Utc::now()).unwrap(), Duration::from_secs(60))
@@ -58,10 +53,17 @@ async fn a_patch_keeps_json_that_lua_would_mangle() {
     );
 }
 
-#[tokio::test]
-async fn a_state_that_is_not_ours_reads_as_invalid() {
-    let r = TestRedis::new().await;
+async fn a_state_that_is_not_ours_reads_as_invalid(r: TestRedis) {
     let store = RedisStateStore::new(r.pool.clone());
     r.raw::<()>(redis::cmd("HSET").arg(r.pool.key(&["state", "42"])).arg("d:x").arg("1")).await;
     assert!(matches!(store.get(USER).await, Err(goodrobot_ports::StateError::Invalid(_))));
 }
+
+on_single_and_cluster!(
+    current_thread: [
+        a_state_is_one_hash_under_the_prefix_with_the_ttl,
+        a_patch_sets_the_ttl_anew,
+        a_patch_keeps_json_that_lua_would_mangle,
+        a_state_that_is_not_ours_reads_as_invalid,
+    ],
+);

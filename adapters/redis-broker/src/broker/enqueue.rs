@@ -45,20 +45,26 @@ impl RedisBroker {
         cmd
     }
 
-    /// Adds to `pipe` the enqueue of `msgs`, all of `queue` (at most one script's worth), and
-    /// the queue's registration; returns how many messages the script call carries. Its one
-    /// reply is read by [`Self::enqueue_outcomes`].
+    /// Adds to `pipe` the enqueue of `msgs`, all of `queue` (at most one script's worth);
+    /// returns the names to register (see [`Self::register`]). Its one reply is read by
+    /// [`Self::enqueue_outcomes`].
     pub(crate) fn push_enqueue(
         &self,
         pipe: &mut redis::Pipeline,
         queue: &QueueName,
         msgs: &[TaskMessage],
-    ) -> Result<usize, Failure> {
+    ) -> Result<Vec<String>, Failure> {
         let stored = msgs.iter().map(encode).collect::<Result<Vec<_>, _>>()?;
         let positions: Vec<usize> = (0..msgs.len()).collect();
         pipe.add_command(self.enqueue_call(queue, msgs, &positions, &stored));
-        pipe.cmd("SADD").arg(&self.inner.queues).arg(queue.as_str()).ignore();
-        Ok(msgs.len())
+        Ok(self.unregistered(&[(queue, &positions)]))
+    }
+
+    /// The registration of `names` as a pipelined command (one node: same round trip).
+    pub(crate) fn push_register(&self, pipe: &mut redis::Pipeline, names: &[String]) {
+        if !names.is_empty() {
+            pipe.cmd("SADD").arg(&self.inner.queues).arg(names).ignore();
+        }
     }
 
     /// The outcomes of one enqueue script call of the messages with `ids`, in order.
@@ -139,58 +145,31 @@ impl RedisBroker {
         msgs: &[TaskMessage],
         stored: &[Vec<u8>],
     ) -> Result<Vec<(usize, EnqueueOutcome)>, Failure> {
-        let mut pipe = redis::pipe();
-        // All or nothing across queues on one node; a cluster has no transaction across
-        // slots, so there each queue's part is atomic on its own (one script each).
-        let cluster = self.redis().pool().is_cluster();
-        let atomic = calls.len() > 1 && !cluster;
-        if atomic {
-            pipe.atomic();
-        }
-        let durable = self.inner.cfg.wait_replicas > 0;
-        for (queue, positions) in calls {
-            pipe.add_command(self.enqueue_call(queue, msgs, positions, stored));
-            if durable && cluster {
-                // Goes to the node of the script before it (the pipeline is split by slot).
-                pipe.add_command(self.wait_cmd());
+        let replies = if self.durable() {
+            self.enqueue_durably(calls, msgs, stored).await?
+        } else {
+            let mut pipe = redis::pipe();
+            // All or nothing across queues on one node; a cluster has no transaction across
+            // slots, so there each queue's part is atomic on its own (one script each).
+            let cluster = self.redis().pool().is_cluster();
+            if calls.len() > 1 && !cluster {
+                pipe.atomic();
             }
-        }
-        if durable && !cluster && !atomic {
-            pipe.add_command(self.wait_cmd());
-        }
-        let mut names: Vec<&str> = calls.iter().map(|(q, _)| q.as_str()).collect();
-        names.dedup();
-        pipe.cmd("SADD").arg(&self.inner.queues).arg(names).ignore();
-        let mut replies: Vec<Value> = self.redis().pipeline(&pipe).await?;
-        if durable {
-            let mut acked: Vec<i64> = Vec::new();
-            if atomic {
-                // WAIT cannot run inside MULTI: it follows on the same connection.
-                acked.push(self.redis().query(&self.wait_cmd()).await?);
+            for (queue, positions) in calls {
+                pipe.add_command(self.enqueue_call(queue, msgs, positions, stored));
+            }
+            let new_names = self.unregistered(calls);
+            if cluster || new_names.is_empty() {
+                let (replies, ()) = tokio::join!(self.redis().pipeline::<Vec<Value>>(&pipe), self.register(&new_names));
+                replies?
             } else {
-                let waits: Vec<Value> = if cluster {
-                    replies.iter().skip(1).step_by(2).cloned().collect()
-                } else {
-                    replies.split_off(calls.len())
-                };
-                if cluster {
-                    replies = replies.into_iter().step_by(2).collect();
-                }
-                for w in &waits {
-                    acked.push(crate::codec::int(w, "WAIT")?);
-                }
+                // One node: the registration rides in the same round trip.
+                pipe.cmd("SADD").arg(&self.inner.queues).arg(&new_names).ignore();
+                let replies = self.redis().pipeline::<Vec<Value>>(&pipe).await?;
+                self.registered(&new_names);
+                replies
             }
-            let want = i64::from(self.inner.cfg.wait_replicas);
-            if let Some(&got) = acked.iter().min()
-                && got < want
-            {
-                return Err(Failure::Unavailable(format!(
-                    "enqueued on the master but acknowledged by {got} of {want} replicas within {} ms: \
-                     the outcome is unknown (a failover may lose it); enqueueing the same task id again is safe",
-                    self.inner.cfg.wait_timeout.as_millis()
-                )));
-            }
-        }
+        };
         if replies.len() != calls.len() {
             return Err(Failure::Internal(format!("{} replies to {} enqueue calls", replies.len(), calls.len())));
         }
@@ -202,5 +181,78 @@ impl RedisBroker {
             }
         }
         Ok(out)
+    }
+
+    /// Names of the queues of `calls` this process has not registered yet.
+    pub(crate) fn unregistered(&self, calls: &[Call<'_>]) -> Vec<String> {
+        let done = self.inner.registered.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut names: Vec<String> =
+            calls.iter().map(|(q, _)| q.as_str()).filter(|q| !done.contains(*q)).map(str::to_owned).collect();
+        names.sort_unstable();
+        names.dedup();
+        names
+    }
+
+    pub(crate) fn registered(&self, names: &[String]) {
+        let mut done = self.inner.registered.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        done.extend(names.iter().cloned());
+    }
+
+    /// Adds `names` to the known queues, best effort: its key may live on another node, and a
+    /// failure there must not fail an enqueue that happened (the next enqueue tries again).
+    pub(crate) async fn register(&self, names: &[String]) {
+        if names.is_empty() {
+            return;
+        }
+        match self.redis().query::<i64>(redis::cmd("SADD").arg(&self.inner.queues).arg(names)).await {
+            Ok(_) => self.registered(names),
+            Err(e) => tracing::warn!(error = ?e, "queue names not registered yet; retried with the next enqueue"),
+        }
+    }
+
+    /// Durable enqueue: `WAIT` blocks the connection it runs on, so each group of scripts
+    /// (one node: all of them, atomically; a cluster: each queue's) and its `WAIT` go over a
+    /// connection of their own to the queue's node, never the shared one.
+    async fn enqueue_durably(
+        &self,
+        calls: &[Call<'_>],
+        msgs: &[TaskMessage],
+        stored: &[Vec<u8>],
+    ) -> Result<Vec<Value>, Failure> {
+        let groups: Vec<&[Call<'_>]> =
+            if self.redis().pool().is_cluster() { calls.chunks(1).collect() } else { vec![calls] };
+        let runs = groups.into_iter().map(|group| async move {
+            let mut pipe = redis::pipe();
+            if group.len() > 1 {
+                pipe.atomic();
+            }
+            for (queue, positions) in group {
+                pipe.add_command(self.enqueue_call(queue, msgs, positions, stored));
+            }
+            let first = &self.keys(group[0].0).msg;
+            let mut own = self.redis().pool().checkout(first).await.map_err(Failure::Unavailable)?;
+            let mut replies = pipe.query_async::<Vec<Value>>(own.conn()).await;
+            if let Err(e) = &replies
+                && crate::conn::is_noscript(e)
+            {
+                self.redis().reload_scripts().await?;
+                replies = pipe.query_async::<Vec<Value>>(own.conn()).await;
+            }
+            let replies = replies.map_err(|e| Failure::of(&e))?;
+            let acked: i64 = self.wait_cmd().query_async(own.conn()).await.map_err(|e| Failure::of(&e))?;
+            own.reusable();
+            let want = i64::from(self.inner.cfg.wait_replicas);
+            if acked < want {
+                return Err(Failure::Unavailable(format!(
+                    "enqueued on the master but acknowledged by {acked} of {want} replicas within {} ms: \
+                     the outcome is unknown (a failover may lose it); enqueueing the same task id again is safe",
+                    self.inner.cfg.wait_timeout.as_millis()
+                )));
+            }
+            Ok::<_, Failure>(replies)
+        });
+        let replies: Vec<Value> = futures::future::try_join_all(runs).await?.into_iter().flatten().collect();
+        self.register(&self.unregistered(calls)).await;
+        Ok(replies)
     }
 }

@@ -79,8 +79,10 @@ impl RedisBroker {
         loop {
             let Rounds { deliveries: mut got, next, now: redis_now, revocations } = self.fetch_once(req, stamp).await?;
             if !got.is_empty() {
-                if revocations {
-                    self.fill_revocations(&mut got, redis_now).await?;
+                if revocations && let Err(e) = self.fill_revocations(&mut got, redis_now).await {
+                    // Claimed is claimed: the tasks are handed out without the global store's
+                    // word (it only knows tasks revoked before they were ever queued).
+                    tracing::warn!(error = ?e, "revocation store unreadable; delivering without it");
                 }
                 return Ok(got);
             }
@@ -144,7 +146,15 @@ impl RedisBroker {
             if want == 0 {
                 break;
             }
-            let round = self.claim(queue, want.min(MAX_CLAIM), req.lease, stamp).await?;
+            let round = match self.claim(queue, want.min(MAX_CLAIM), req.lease, stamp).await {
+                Ok(round) => round,
+                // What earlier queues gave is claimed already: hand it out, not drop it.
+                Err(e) if !out.deliveries.is_empty() => {
+                    tracing::warn!(error = %e, %queue, "fetch round failed on a queue; delivering what was claimed");
+                    break;
+                }
+                Err(e) => return Err(e),
+            };
             out.deliveries.extend(round.deliveries);
             out.next = match (out.next, round.next) {
                 (Some(a), Some(b)) => Some(a.min(b)),
@@ -186,9 +196,21 @@ impl RedisBroker {
             (Some(s), Some(at)) => cmd.arg("1").arg(s.ttl_ms).arg(&s.worker).arg(crate::codec::json(&at)?),
             _ => cmd.arg("0").arg(0).arg("").arg(""),
         };
-        let mut pipe = redis::pipe();
-        pipe.add_command(cmd).cmd("EXISTS").arg(&self.inner.revocations.reasons);
-        let (reply, revocations): (Value, bool) = self.redis().pipeline(&pipe).await?;
+        let (reply, revocations): (Value, bool) = if self.redis().pool().is_cluster() {
+            // The revocation store is in another slot, maybe on a node that is down: the
+            // claim must stand on its own (a failed side read never discards claimed tasks).
+            let reply: Value = self.redis().query(&cmd).await?;
+            let exists = redis::cmd("EXISTS").arg(&self.inner.revocations.reasons).clone();
+            let revocations = self.redis().query::<bool>(&exists).await.unwrap_or_else(|e| {
+                tracing::warn!(error = ?e, "cannot tell whether revocations exist; looking them up");
+                true
+            });
+            (reply, revocations)
+        } else {
+            let mut pipe = redis::pipe();
+            pipe.add_command(cmd).cmd("EXISTS").arg(&self.inner.revocations.reasons);
+            self.redis().pipeline(&pipe).await?
+        };
         let items = array(&reply, "fetch")?;
         let [now, next, buried, claimed @ ..] = items else {
             return Err(Failure::Internal(format!("unexpected fetch reply: {reply:?}")).into());

@@ -52,6 +52,8 @@ struct Inner {
     /// SET of every queue name enqueued to.
     queues: String,
     keys: Mutex<HashMap<QueueName, Arc<QueueKeys>>>,
+    /// Queue names this process has added to `queues` (each is added once per process).
+    registered: Mutex<std::collections::HashSet<String>>,
 }
 
 impl RedisBroker {
@@ -60,7 +62,7 @@ impl RedisBroker {
         let revocations = RevocationKeys::new(&pool);
         let queues = queues_key(&pool);
         let redis = Arc::new(Redis::new(pool, scripts.all(), cfg.response_timeout));
-        Self { inner: Arc::new(Inner { redis, scripts, cfg, revocations, queues, keys: Mutex::new(HashMap::new()) }) }
+        Self { inner: Arc::new(Inner { redis, scripts, cfg, revocations, queues, keys: Mutex::new(HashMap::new()), registered: Mutex::default() }) }
     }
 
     pub(crate) fn keys(&self, queue: &QueueName) -> Arc<QueueKeys> {

@@ -189,11 +189,28 @@ impl RedisResults {
     }
 
     /// Adds the record's queue to the known queues (where calls by id look) along with a write.
-    fn known(&self, pipe: &mut redis::Pipeline, queues: &[&QueueName]) {
+    /// Runs `pipe` and adds `queues` to the known queues: in the same round trip on one node;
+    /// on a cluster at the same time but on its own and best effort (the set may live on a
+    /// node that is down, which must not fail the write).
+    async fn run_known<T: redis::FromRedisValue>(
+        &self,
+        mut pipe: redis::Pipeline,
+        queues: &[&QueueName],
+    ) -> Result<T, Failure> {
         let mut names: Vec<&str> = queues.iter().map(|q| q.as_str()).collect();
         names.sort_unstable();
         names.dedup();
-        pipe.cmd("SADD").arg(&self.inner.queues).arg(names).ignore();
+        if !self.inner.redis.pool().is_cluster() {
+            pipe.cmd("SADD").arg(&self.inner.queues).arg(names).ignore();
+            return self.inner.redis.pipeline(&pipe).await;
+        }
+        let register = async {
+            if let Err(e) = self.inner.redis.query::<i64>(redis::cmd("SADD").arg(&self.inner.queues).arg(&names)).await {
+                tracing::warn!(error = ?e, "queue names not registered");
+            }
+        };
+        let (out, ()) = tokio::join!(self.inner.redis.pipeline(&pipe), register);
+        out
     }
 }
 
@@ -253,9 +270,8 @@ impl ResultBackend for RedisResults {
             cmd.arg(f).arg(v);
         }
         let mut pipe = redis::pipe();
-        self.known(&mut pipe, &[&rec.queue]);
         pipe.add_command(cmd);
-        let (created,): (i64,) = self.inner.redis.pipeline(&pipe).await?;
+        let (created,): (i64,) = self.run_known(pipe, &[&rec.queue]).await?;
         Ok(created == 1)
     }
 
@@ -267,7 +283,6 @@ impl ResultBackend for RedisResults {
         // Plain commands, no script: the ids are new, so there is nothing to check first.
         let ttl = self.ttl_ms();
         let mut pipe = redis::pipe();
-        self.known(&mut pipe, &records.iter().map(|r| &r.queue).collect::<Vec<_>>());
         for rec in records {
             let k = self.keys(&rec.queue, rec.id);
             let mut hset = redis::cmd("HSET");
@@ -282,7 +297,8 @@ impl ResultBackend for RedisResults {
                 pipe.cmd("PEXPIRE").arg(&k.done).arg(ttl).ignore();
             }
         }
-        Ok(self.inner.redis.pipeline::<()>(&pipe).await?)
+        let queues: Vec<&QueueName> = records.iter().map(|r| &r.queue).collect();
+        Ok(self.run_known::<()>(pipe, &queues).await?)
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(task_id = %msg.id, state = %update.state), err)]
