@@ -62,9 +62,13 @@ impl AppState {
             orders: OrderService::new(infra.users.clone(), infra.orders.clone(), infra.clock.clone()),
             bids: BidService::new(infra.users.clone(), infra.orders.clone(), infra.bids.clone(), infra.clock.clone()),
             tasks: {
-                let tasks =
-                    TaskService::new(infra.broker.clone(), infra.results.clone(), infra.clock.clone(), config.task_policy)
-                        .with_events(infra.events.clone());
+                let tasks = TaskService::new(
+                    infra.broker.clone(),
+                    infra.results.clone(),
+                    infra.clock.clone(),
+                    config.task_policy,
+                )
+                .with_events(infra.events.clone());
                 match &infra.submit_store {
                     Some(store) => tasks.with_submit_store(store.clone()),
                     None => tasks,

@@ -70,7 +70,8 @@ impl Infra {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let broker = Arc::new(goodrobot_memory::MemoryBroker::new(clock.clone()));
         let results = Arc::new(goodrobot_memory::MemoryResults::new());
-        let worker_store = Arc::new(goodrobot_ports::SeparateWorkerStore { broker: broker.clone(), results: results.clone() });
+        let worker_store =
+            Arc::new(goodrobot_ports::SeparateWorkerStore { broker: broker.clone(), results: results.clone() });
         Self {
             worker_store,
             submit_store: None,
@@ -156,8 +157,9 @@ impl Infra {
                 goodrobot_redis_broker::RedisResultsConfig { ttl: settings.result_ttl },
             );
             let events = goodrobot_redis::RedisEventLog::new(pool.clone(), EVENT_LOG_CAPACITY);
-            let store =
-                Arc::new(goodrobot_redis_broker::RedisWorkerStore::new(broker.clone(), results.clone()).with_events(events));
+            let store = Arc::new(
+                goodrobot_redis_broker::RedisWorkerStore::new(broker.clone(), results.clone()).with_events(events),
+            );
             infra.worker_store = store.clone();
             infra.submit_store = Some(store);
             infra.results = Arc::new(results);

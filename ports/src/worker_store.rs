@@ -10,7 +10,9 @@ use chrono::{DateTime, Utc};
 use goodrobot_domain::task::{StateUpdate, TaskFailure, TaskMessage, TaskRecord};
 use std::sync::Arc;
 
-use crate::{Broker, BrokerError, Clock, Delivery, EnqueueOutcome, FetchRequest, ResultBackend, ResultError, TaskEvent};
+use crate::{
+    Broker, BrokerError, Clock, Delivery, EnqueueOutcome, FetchRequest, ResultBackend, ResultError, TaskEvent,
+};
 
 /// What STARTED records when a claim records it: the worker, and the clock that tells when
 /// (read at each claim round, so a claim that waited for work records when it got it).

@@ -2,9 +2,8 @@
 
 use goodrobot_domain::task::QueueName;
 use goodrobot_ports::{
-    WorkerStore,
     BidRepository, Broker, Cache, Clock, EventLog, Notifier, OrderRepository, RateLimiter, ResultBackend,
-    UserRepository, WorkerRegistry,
+    UserRepository, WorkerRegistry, WorkerStore,
 };
 use std::{sync::Arc, time::Duration};
 

@@ -224,7 +224,12 @@ impl Runtime {
 
     #[tracing::instrument(skip_all, fields(task_id = %d.message.id, task = %d.message.name, attempt = d.attempt))]
     /// `stamped`: when the claim recorded STARTED for this delivery, if it did.
-    async fn execute(self: Arc<Self>, d: Delivery, stamped: Option<chrono::DateTime<chrono::Utc>>, abort: CancellationToken) {
+    async fn execute(
+        self: Arc<Self>,
+        d: Delivery,
+        stamped: Option<chrono::DateTime<chrono::Utc>>,
+        abort: CancellationToken,
+    ) {
         let msg = &d.message;
         let now = self.deps.clock.now();
         if let Some(reason) = &d.revoked {

@@ -42,7 +42,8 @@ impl Failure {
                         | ServerErrorKind::Moved
                         | ServerErrorKind::Ask
                 )
-            ) || matches!(e.kind(), ErrorKind::ClusterConnectionNotFound);
+            )
+            || matches!(e.kind(), ErrorKind::ClusterConnectionNotFound);
         if down { Self::Unavailable(redis_error_kind(e)) } else { Self::Internal(redis_error_kind(e)) }
     }
 }

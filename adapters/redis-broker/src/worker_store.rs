@@ -8,8 +8,8 @@
 use async_trait::async_trait;
 use goodrobot_domain::task::{StateUpdate, TaskMessage, TaskRecord};
 use goodrobot_ports::{
-    Broker, BrokerError, Claimed, Delivery, EnqueueOutcome, EventLog, FetchRequest, ResultBackend, Settled,
-    Settlement, StartStamp, SubmitStore, TaskEvent, WorkerStore, WorkerStoreError,
+    Broker, BrokerError, Claimed, Delivery, EnqueueOutcome, EventLog, FetchRequest, ResultBackend, Settled, Settlement,
+    StartStamp, SubmitStore, TaskEvent, WorkerStore, WorkerStoreError,
 };
 use goodrobot_redis::RedisEventLog;
 use redis::Value;
@@ -196,9 +196,7 @@ impl WorkerStore for RedisWorkerStore {
         let held = int(held, "settle lease").map_err(BrokerError::from)? == 1;
         let recorded = match int(recorded, "settle recorded").map_err(BrokerError::from)? {
             // No record (expired, or never written): made from the message, then changed.
-            -1 => {
-                self.results.record_applied(&d.message, update).await?
-            }
+            -1 => self.results.record_applied(&d.message, update).await?,
             n => n == 1,
         };
         Ok(Settled { recorded, lease_held: held })

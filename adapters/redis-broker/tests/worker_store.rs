@@ -64,8 +64,9 @@ async fn tasks_that_may_expire_or_wait_for_a_rate_limit_or_have_no_record_are_no
         let (results, store) = (redis.results(), store(&redis));
         let q = unique_queue("late");
         let expiring = TaskMessageBuilder::new(&q).expires(Utc::now() + TimeDelta::hours(1)).build();
-        let limited =
-            TaskMessageBuilder::new(&q).name("send_notification", serde_json::json!({"user_id": 1, "message": "x"})).build();
+        let limited = TaskMessageBuilder::new(&q)
+            .name("send_notification", serde_json::json!({"user_id": 1, "message": "x"}))
+            .build();
         let unrecorded = task_message(&q);
         for m in [&expiring, &limited] {
             results.create(&TaskRecord::pending(m, Utc::now())).await.unwrap();
@@ -203,7 +204,8 @@ async fn a_submit_queues_the_message_with_its_pending_record_and_event_and_a_dup
         let q = unique_queue("submit");
         let first = TaskMessageBuilder::new(&q).dedup_key("once").build();
         let record = TaskRecord::pending(&first, Utc::now());
-        let out = store.submit(std::slice::from_ref(&first), std::slice::from_ref(&record), &[TaskEvent::of(&record)]).await;
+        let out =
+            store.submit(std::slice::from_ref(&first), std::slice::from_ref(&record), &[TaskEvent::of(&record)]).await;
         assert_eq!(out.unwrap(), vec![EnqueueOutcome::Queued(first.id)]);
         assert_eq!(results.get(first.id).await.unwrap().unwrap().state, TaskState::Pending);
         assert!(events.recent(10).await.unwrap().iter().any(|e| e.task_id == first.id));

@@ -383,7 +383,9 @@ pub(crate) async fn health(conn: &mut ClusterConnection) -> Result<(), String> {
             .route_command(redis::cmd("CLUSTER").arg("INFO").clone(), routing)
             .await
             .and_then(|v| redis::from_redis_value(v).map_err(Into::into))
-            .map_err(|e| format!("{HEALTH_PREFIX}node {} does not answer: {}", node.addr(), crate::redis_error_kind(&e)))?;
+            .map_err(|e| {
+                format!("{HEALTH_PREFIX}node {} does not answer: {}", node.addr(), crate::redis_error_kind(&e))
+            })?;
         let state = info_field(&info, "cluster_state").unwrap_or("unknown");
         if state != "ok" {
             return Err(format!("{HEALTH_PREFIX}node {} says cluster_state:{state}", node.addr()));

@@ -141,7 +141,8 @@ async fn supervise(cluster: std::sync::Weak<Cluster>) {
         if missed < 2 {
             continue;
         }
-        let fresh = tokio::time::timeout(c.connect_timeout * 3, cluster::connect(c.seeds.clone(), c.connect_timeout)).await;
+        let fresh =
+            tokio::time::timeout(c.connect_timeout * 3, cluster::connect(c.seeds.clone(), c.connect_timeout)).await;
         match fresh {
             Ok(Ok(fresh)) => {
                 tracing::warn!("the Redis Cluster connection stopped answering; replaced by a fresh one");
@@ -149,7 +150,9 @@ async fn supervise(cluster: std::sync::Weak<Cluster>) {
                 c.owners.forget();
                 missed = 0;
             }
-            Ok(Err(e)) => tracing::warn!(error = %redis_error_kind(&e), "the Redis Cluster does not answer; trying again"),
+            Ok(Err(e)) => {
+                tracing::warn!(error = %redis_error_kind(&e), "the Redis Cluster does not answer; trying again")
+            }
             Err(_) => tracing::warn!("the Redis Cluster does not answer; trying again"),
         }
     }

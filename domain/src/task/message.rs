@@ -175,7 +175,8 @@ impl TaskMessage {
     /// away unless the task may expire before it (checked first) or must wait for its rate
     /// limit; those record STARTED when the handler really starts.
     pub fn starts_when_claimed(&self) -> bool {
-        self.expires.is_none() && super::contracts::spec(&self.name).is_none_or(|s| s.defaults.rate_limit_per_sec.is_none())
+        self.expires.is_none()
+            && super::contracts::spec(&self.name).is_none_or(|s| s.defaults.rate_limit_per_sec.is_none())
     }
 
     /// The root of this task's chain: its own id if it has no root.

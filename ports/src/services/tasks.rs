@@ -12,7 +12,9 @@ use serde_json::{Map, Value};
 use std::{sync::Arc, time::Duration};
 
 use super::AppError;
-use crate::{Broker, BrokerError, Clock, EnqueueOutcome, EventLog, ResultBackend, SubmitStore, TaskEvent, WorkerStoreError};
+use crate::{
+    Broker, BrokerError, Clock, EnqueueOutcome, EventLog, ResultBackend, SubmitStore, TaskEvent, WorkerStoreError,
+};
 
 /// When a task stops being worth running.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -323,12 +325,15 @@ impl TaskService {
         policy: Option<RetryPolicy>,
     ) -> Result<Submitted, AppError> {
         let pending = TaskRecord::pending(&msg, self.clock.now());
-        let events = if self.events.is_some() && msg.dedup_key.is_none() { vec![TaskEvent::of(&pending)] } else { vec![] };
+        let events =
+            if self.events.is_some() && msg.dedup_key.is_none() { vec![TaskEvent::of(&pending)] } else { vec![] };
         let mut n = 0;
         let outcome = loop {
             match store.submit(std::slice::from_ref(&msg), std::slice::from_ref(&pending), &events).await {
                 Ok(o) => break o.first().copied().unwrap_or(EnqueueOutcome::Queued(msg.id)),
-                Err(WorkerStoreError::Broker(BrokerError::Unavailable(m))) if policy.is_some_and(|p| n < p.max_retries) => {
+                Err(WorkerStoreError::Broker(BrokerError::Unavailable(m)))
+                    if policy.is_some_and(|p| n < p.max_retries) =>
+                {
                     let pause = policy.map(|p| p.interval(n)).unwrap_or_default();
                     tracing::warn!(error = %m, retry = n + 1, pause_ms = pause.as_millis() as u64, "broker unavailable; retrying submit");
                     tokio::time::sleep(pause).await;

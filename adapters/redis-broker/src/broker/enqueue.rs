@@ -30,7 +30,13 @@ impl RedisBroker {
     }
 
     /// The enqueue script call for the messages of `queue` at `positions` of `msgs`.
-    fn enqueue_call(&self, queue: &QueueName, msgs: &[TaskMessage], positions: &[usize], stored: &[Vec<u8>]) -> redis::Cmd {
+    fn enqueue_call(
+        &self,
+        queue: &QueueName,
+        msgs: &[TaskMessage],
+        positions: &[usize],
+        stored: &[Vec<u8>],
+    ) -> redis::Cmd {
         let k = self.keys(queue);
         let mut cmd =
             self.scripts().enqueue.call(&[&k.msg, &k.ready, &k.delayed, &k.seq, &k.dedup, &k.dedup_of, &k.wake]);

@@ -236,10 +236,8 @@ impl RedisBroker {
             let reason = text(reason, "revoke reason")?;
             let revoked = (!reason.is_empty()).then(|| reason.to_owned());
             match decode(bytes(body, "stored message")?) {
-                Ok(message) => deliveries.push(Claimed {
-                    delivery: Delivery { message, attempt, token, lease_until, revoked },
-                    started_at,
-                }),
+                Ok(message) => deliveries
+                    .push(Claimed { delivery: Delivery { message, attempt, token, lease_until, revoked }, started_at }),
                 Err(e) => {
                     // It could never run: dead-letter it at once instead of redelivering it.
                     tracing::error!(task_id = %token.task_id, %queue, error = %e, "unreadable message dead-lettered");

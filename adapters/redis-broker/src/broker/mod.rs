@@ -62,7 +62,17 @@ impl RedisBroker {
         let revocations = RevocationKeys::new(&pool);
         let queues = queues_key(&pool);
         let redis = Arc::new(Redis::new(pool, scripts.all(), cfg.response_timeout));
-        Self { inner: Arc::new(Inner { redis, scripts, cfg, revocations, queues, keys: Mutex::new(HashMap::new()), registered: Mutex::default() }) }
+        Self {
+            inner: Arc::new(Inner {
+                redis,
+                scripts,
+                cfg,
+                revocations,
+                queues,
+                keys: Mutex::new(HashMap::new()),
+                registered: Mutex::default(),
+            }),
+        }
     }
 
     pub(crate) fn keys(&self, queue: &QueueName) -> Arc<QueueKeys> {

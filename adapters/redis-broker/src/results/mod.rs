@@ -112,7 +112,11 @@ impl RedisResults {
             let mut pipe = redis::pipe();
             for q in &known {
                 let rec = q.record(id).rec;
-                if read { pipe.cmd("HGETALL").arg(rec) } else { pipe.cmd("EXISTS").arg(rec) };
+                if read {
+                    pipe.cmd("HGETALL").arg(rec)
+                } else {
+                    pipe.cmd("EXISTS").arg(rec)
+                };
             }
             let replies: Vec<Value> = self.inner.redis.pipeline(&pipe).await?;
             for (q, reply) in known.iter().zip(replies) {
@@ -205,7 +209,8 @@ impl RedisResults {
             return self.inner.redis.pipeline(&pipe).await;
         }
         let register = async {
-            if let Err(e) = self.inner.redis.query::<i64>(redis::cmd("SADD").arg(&self.inner.queues).arg(&names)).await {
+            if let Err(e) = self.inner.redis.query::<i64>(redis::cmd("SADD").arg(&self.inner.queues).arg(&names)).await
+            {
                 tracing::warn!(error = ?e, "queue names not registered");
             }
         };
@@ -216,7 +221,12 @@ impl RedisResults {
 
 /// The arguments of a patch as `record_patch.lua`'s `read_patch` takes them: the TTL, the
 /// guard's inputs, the field changes, and the record to create first if there is none.
-pub(crate) fn push_patch(cmd: &mut redis::Cmd, ttl_ms: u64, p: &Patch, create: Option<&TaskRecord>) -> Result<(), Failure> {
+pub(crate) fn push_patch(
+    cmd: &mut redis::Cmd,
+    ttl_ms: u64,
+    p: &Patch,
+    create: Option<&TaskRecord>,
+) -> Result<(), Failure> {
     cmd.arg(ttl_ms)
         .arg(&p.state)
         .arg(if p.terminal { "1" } else { "0" })
