@@ -54,15 +54,13 @@ impl RedisWorkerStore {
         events: &[TaskEvent],
     ) -> Result<Vec<EnqueueOutcome>, WorkerStoreError> {
         let outcomes = self.broker.enqueue(msgs).await?;
-        let queued: Vec<TaskRecord> = records
+        // Each record only for a message queued, never over one a worker already wrote (NX).
+        let creates = records
             .iter()
             .zip(&outcomes)
             .filter(|(r, o)| matches!(o, EnqueueOutcome::Queued(id) if *id == r.id))
-            .map(|(r, _)| r.clone())
-            .collect();
-        for r in &queued {
-            self.results.create(r).await?;
-        }
+            .map(|(r, _)| self.results.create(r));
+        futures::future::try_join_all(creates).await?;
         if let Some(log) = &self.events
             && !events.is_empty()
             && let Err(e) = log.append(events).await
@@ -130,9 +128,7 @@ impl SubmitStore for RedisWorkerStore {
                     }
                 }
             }
-            let replies = self.broker.redis().pipeline::<Vec<Value>>(&pipe).await.map_err(BrokerError::from)?;
-            self.broker.registered(&new_names);
-            replies
+            self.broker.redis().pipeline::<Vec<Value>>(&pipe).await.map_err(BrokerError::from)?
         };
         let [reply] = replies.as_slice() else {
             return Err(BrokerError::Internal(format!("{} replies to one enqueue", replies.len())).into());
@@ -196,7 +192,9 @@ impl WorkerStore for RedisWorkerStore {
         let held = int(held, "settle lease").map_err(BrokerError::from)? == 1;
         let recorded = match int(recorded, "settle recorded").map_err(BrokerError::from)? {
             // No record (expired, or never written): made from the message, then changed.
-            -1 => self.results.record_applied(&d.message, update).await?,
+            // Not for a delivery that lost its lease: a newer one owns the task and its record.
+            -1 if held => self.results.record_applied(&d.message, update).await?,
+            -1 => false,
             n => n == 1,
         };
         Ok(Settled { recorded, lease_held: held })

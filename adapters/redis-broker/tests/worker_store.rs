@@ -84,7 +84,12 @@ async fn tasks_that_may_expire_or_wait_for_a_rate_limit_or_have_no_record_are_no
 
 #[tokio::test]
 async fn a_task_revoked_while_in_flight_is_reclaimed_with_its_reason_and_not_stamped() {
-    let redis = TestRedis::new().await;
+    for redis in both_stores().await {
+        revoked_in_flight(redis).await;
+    }
+}
+
+async fn revoked_in_flight(redis: TestRedis) {
     let (results, store) = (redis.results(), store(&redis));
     let q = unique_queue("revoked");
     let msg = task_message(&q);
@@ -147,7 +152,12 @@ async fn settling_records_the_outcome_and_acks_retries_or_dead_letters_in_one_st
 
 #[tokio::test]
 async fn settling_a_task_without_a_record_creates_it() {
-    let redis = TestRedis::new().await;
+    for redis in both_stores().await {
+        settle_without_record(redis).await;
+    }
+}
+
+async fn settle_without_record(redis: TestRedis) {
     let (results, store) = (redis.results(), store(&redis));
     let q = unique_queue("norecord");
     let msg = task_message(&q);
@@ -239,7 +249,12 @@ async fn a_submit_costs_one_enqueue_and_one_record_script_and_never_writes_a_rec
 
 #[tokio::test]
 async fn a_claim_that_waited_for_work_records_when_it_got_it() {
-    let redis = TestRedis::new().await;
+    for redis in both_stores().await {
+        claim_after_waiting(redis).await;
+    }
+}
+
+async fn claim_after_waiting(redis: TestRedis) {
     let (results, store) = (redis.results(), store(&redis));
     let q = unique_queue("waited");
     let msg = TaskMessageBuilder::new(&q).eta(Utc::now() + TimeDelta::milliseconds(600)).build();

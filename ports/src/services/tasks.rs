@@ -13,7 +13,8 @@ use std::{sync::Arc, time::Duration};
 
 use super::AppError;
 use crate::{
-    Broker, BrokerError, Clock, EnqueueOutcome, EventLog, ResultBackend, SubmitStore, TaskEvent, WorkerStoreError,
+    Broker, BrokerError, Clock, EnqueueOutcome, EventLog, ResultBackend, ResultError, SubmitStore, TaskEvent,
+    WorkerStoreError,
 };
 
 /// When a task stops being worth running.
@@ -144,6 +145,27 @@ pub struct TaskService {
 impl std::fmt::Debug for TaskService {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TaskService").field("policy", &self.policy).finish_non_exhaustive()
+    }
+}
+
+/// Runs `attempt` again while the broker is unavailable, as Celery's `retry_policy` says
+/// (`None`: once). Safe for enqueues: an id already queued is not queued twice.
+async fn retrying<T, F, Fut>(policy: Option<RetryPolicy>, mut attempt: F) -> Result<T, BrokerError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, BrokerError>>,
+{
+    let mut n = 0;
+    loop {
+        match attempt().await {
+            Err(BrokerError::Unavailable(m)) if policy.is_some_and(|p| n < p.max_retries) => {
+                let pause = policy.map(|p| p.interval(n)).unwrap_or_default();
+                tracing::warn!(error = %m, retry = n + 1, pause_ms = pause.as_millis() as u64, "broker unavailable; retrying");
+                tokio::time::sleep(pause).await;
+                n += 1;
+            }
+            other => return other,
+        }
     }
 }
 
@@ -327,22 +349,16 @@ impl TaskService {
         let pending = TaskRecord::pending(&msg, self.clock.now());
         let events =
             if self.events.is_some() && msg.dedup_key.is_none() { vec![TaskEvent::of(&pending)] } else { vec![] };
-        let mut n = 0;
-        let outcome = loop {
-            match store.submit(std::slice::from_ref(&msg), std::slice::from_ref(&pending), &events).await {
-                Ok(o) => break o.first().copied().unwrap_or(EnqueueOutcome::Queued(msg.id)),
-                Err(WorkerStoreError::Broker(BrokerError::Unavailable(m)))
-                    if policy.is_some_and(|p| n < p.max_retries) =>
-                {
-                    let pause = policy.map(|p| p.interval(n)).unwrap_or_default();
-                    tracing::warn!(error = %m, retry = n + 1, pause_ms = pause.as_millis() as u64, "broker unavailable; retrying submit");
-                    tokio::time::sleep(pause).await;
-                    n += 1;
-                }
-                Err(WorkerStoreError::Broker(e)) => return Err(e.into()),
-                Err(WorkerStoreError::Results(e)) => return Err(e.into()),
+        let outcome = retrying(policy, || async {
+            let outcomes = store.submit(std::slice::from_ref(&msg), std::slice::from_ref(&pending), &events).await;
+            match outcomes {
+                Ok(o) => Ok(o.first().copied().unwrap_or(EnqueueOutcome::Queued(msg.id))),
+                Err(WorkerStoreError::Broker(e)) => Err(e),
+                Err(WorkerStoreError::Results(ResultError::Unavailable(m))) => Err(BrokerError::Unavailable(m)),
+                Err(WorkerStoreError::Results(ResultError::Internal(m))) => Err(BrokerError::Internal(m)),
             }
-        };
+        })
+        .await?;
         if let EnqueueOutcome::Duplicate(first) = outcome
             && first != msg.id
         {
@@ -405,19 +421,11 @@ impl TaskService {
 
     /// Enqueues, retrying per `policy` while the broker is unavailable.
     async fn publish(&self, msg: &TaskMessage, policy: Option<RetryPolicy>) -> Result<EnqueueOutcome, BrokerError> {
-        let mut n = 0;
-        loop {
-            let r = self.broker.enqueue(std::slice::from_ref(msg)).await;
-            match r.map(|o| o.first().copied().unwrap_or(EnqueueOutcome::Queued(msg.id))) {
-                Err(BrokerError::Unavailable(m)) if policy.is_some_and(|p| n < p.max_retries) => {
-                    let pause = policy.map(|p| p.interval(n)).unwrap_or_default();
-                    tracing::warn!(error = %m, retry = n + 1, pause_ms = pause.as_millis() as u64, "broker unavailable; retrying publish");
-                    tokio::time::sleep(pause).await;
-                    n += 1;
-                }
-                other => return other,
-            }
-        }
+        retrying(policy, || async {
+            let outcomes = self.broker.enqueue(std::slice::from_ref(msg)).await?;
+            Ok(outcomes.first().copied().unwrap_or(EnqueueOutcome::Queued(msg.id)))
+        })
+        .await
     }
 
     async fn send(
@@ -539,17 +547,7 @@ impl TaskService {
     }
 
     async fn publish_many(&self, msgs: &[TaskMessage]) -> Result<Vec<EnqueueOutcome>, BrokerError> {
-        let policy = RetryPolicy::default();
-        let mut n = 0;
-        loop {
-            match self.broker.enqueue(msgs).await {
-                Err(BrokerError::Unavailable(_)) if n < policy.max_retries => {
-                    tokio::time::sleep(policy.interval(n)).await;
-                    n += 1;
-                }
-                other => return other,
-            }
-        }
+        retrying(Some(RetryPolicy::default()), || self.broker.enqueue(msgs)).await
     }
 
     /// # Errors

@@ -19,6 +19,8 @@ const CHUNK: usize = 500;
 const TRANSACTION: usize = 10_000;
 /// Round trips of one bulk enqueue on the wire at once.
 const IN_FLIGHT: usize = 4;
+/// On a cluster, how long a process goes before adding a queue's name to the known queues again.
+const REREGISTER: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// One script call: a queue and the positions of its messages in the caller's slice.
 type Call<'a> = (&'a QueueName, &'a [usize]);
@@ -63,14 +65,7 @@ impl RedisBroker {
         let stored = msgs.iter().map(encode).collect::<Result<Vec<_>, _>>()?;
         let positions: Vec<usize> = (0..msgs.len()).collect();
         pipe.add_command(self.enqueue_call(queue, msgs, &positions, &stored));
-        Ok(self.unregistered(&[(queue, &positions)]))
-    }
-
-    /// The registration of `names` as a pipelined command (one node: same round trip).
-    pub(crate) fn push_register(&self, pipe: &mut redis::Pipeline, names: &[String]) {
-        if !names.is_empty() {
-            pipe.cmd("SADD").arg(&self.inner.queues).arg(names).ignore();
-        }
+        Ok(self.names_to_register([queue]))
     }
 
     /// The outcomes of one enqueue script call of the messages with `ids`, in order.
@@ -164,16 +159,14 @@ impl RedisBroker {
             for (queue, positions) in calls {
                 pipe.add_command(self.enqueue_call(queue, msgs, positions, stored));
             }
-            let new_names = self.unregistered(calls);
-            if cluster || new_names.is_empty() {
-                let (replies, ()) = tokio::join!(self.redis().pipeline::<Vec<Value>>(&pipe), self.register(&new_names));
+            let names = self.names_to_register(calls.iter().map(|(q, _)| *q));
+            if cluster {
+                let (replies, ()) = tokio::join!(self.redis().pipeline::<Vec<Value>>(&pipe), self.register(&names));
                 replies?
             } else {
                 // One node: the registration rides in the same round trip.
-                pipe.cmd("SADD").arg(&self.inner.queues).arg(&new_names).ignore();
-                let replies = self.redis().pipeline::<Vec<Value>>(&pipe).await?;
-                self.registered(&new_names);
-                replies
+                self.push_register(&mut pipe, &names);
+                self.redis().pipeline::<Vec<Value>>(&pipe).await?
             }
         };
         if replies.len() != calls.len() {
@@ -189,29 +182,45 @@ impl RedisBroker {
         Ok(out)
     }
 
-    /// Names of the queues of `calls` this process has not registered yet.
-    pub(crate) fn unregistered(&self, calls: &[Call<'_>]) -> Vec<String> {
+    /// The names of `queues` to add to the known queues (`<p>:queues`, where lookups by id
+    /// look) with this enqueue. On one node every one, in the enqueue's own round trip (no
+    /// extra call). On a cluster that set is one key every submit would hit, so a process adds
+    /// a queue again only [`REREGISTER`] after it last did (a set lost with a Redis restart is
+    /// rebuilt within that time).
+    pub(crate) fn names_to_register<'a>(&self, queues: impl IntoIterator<Item = &'a QueueName>) -> Vec<String> {
+        let cluster = self.redis().pool().is_cluster();
         let done = self.inner.registered.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let mut names: Vec<String> =
-            calls.iter().map(|(q, _)| q.as_str()).filter(|q| !done.contains(*q)).map(str::to_owned).collect();
+        let mut names: Vec<String> = queues
+            .into_iter()
+            .map(QueueName::as_str)
+            .filter(|q| !cluster || done.get(*q).is_none_or(|at| at.elapsed() >= REREGISTER))
+            .map(str::to_owned)
+            .collect();
         names.sort_unstable();
         names.dedup();
         names
     }
 
-    pub(crate) fn registered(&self, names: &[String]) {
-        let mut done = self.inner.registered.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        done.extend(names.iter().cloned());
+    /// One node: `names`' registration as a command of `pipe` (the same round trip).
+    pub(crate) fn push_register(&self, pipe: &mut redis::Pipeline, names: &[String]) {
+        if !names.is_empty() {
+            pipe.cmd("SADD").arg(&self.inner.queues).arg(names).ignore();
+        }
     }
 
-    /// Adds `names` to the known queues, best effort: its key may live on another node, and a
-    /// failure there must not fail an enqueue that happened (the next enqueue tries again).
+    /// Adds `names` to the known queues on a call of its own, best effort: on a cluster the set
+    /// may live on a node that is down, which must not fail an enqueue that happened (a name
+    /// not added is tried again with the next enqueue).
     pub(crate) async fn register(&self, names: &[String]) {
         if names.is_empty() {
             return;
         }
         match self.redis().query::<i64>(redis::cmd("SADD").arg(&self.inner.queues).arg(names)).await {
-            Ok(_) => self.registered(names),
+            Ok(_) => {
+                let mut done = self.inner.registered.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                let now = std::time::Instant::now();
+                done.extend(names.iter().map(|n| (n.clone(), now)));
+            }
             Err(e) => tracing::warn!(error = ?e, "queue names not registered yet; retried with the next enqueue"),
         }
     }
@@ -258,7 +267,7 @@ impl RedisBroker {
             Ok::<_, Failure>(replies)
         });
         let replies: Vec<Value> = futures::future::try_join_all(runs).await?.into_iter().flatten().collect();
-        self.register(&self.unregistered(calls)).await;
+        self.register(&self.names_to_register(calls.iter().map(|(q, _)| *q))).await;
         Ok(replies)
     }
 }

@@ -191,21 +191,29 @@ impl RedisBroker {
             &k.revoked_exp,
         ]);
         cmd.arg(max).arg(ms(lease)).arg(self.inner.cfg.max_deliveries).arg(self.inner.cfg.batch.max(1));
-        let stamped_at = stamp.map(|s| s.clock.now());
-        match (stamp, stamped_at) {
-            (Some(s), Some(at)) => cmd.arg("1").arg(s.ttl_ms).arg(&s.worker).arg(crate::codec::json(&at)?),
-            _ => cmd.arg("0").arg(0).arg("").arg(""),
+        let stamped_at = match stamp {
+            Some(s) => {
+                let at = s.clock.now();
+                cmd.arg("1").arg(s.ttl_ms).arg(&s.worker).arg(crate::codec::json(&at)?);
+                Some(at)
+            }
+            None => {
+                cmd.arg("0").arg(0).arg("").arg("");
+                None
+            }
         };
         let (reply, revocations): (Value, bool) = if self.redis().pool().is_cluster() {
-            // The revocation store is in another slot, maybe on a node that is down: the
-            // claim must stand on its own (a failed side read never discards claimed tasks).
-            let reply: Value = self.redis().query(&cmd).await?;
+            // The revocation store is in another slot, maybe on a node that is down: it is
+            // asked at the same time but on its own, so a failed side read never discards
+            // claimed tasks.
             let exists = redis::cmd("EXISTS").arg(&self.inner.revocations.reasons).clone();
-            let revocations = self.redis().query::<bool>(&exists).await.unwrap_or_else(|e| {
+            let (reply, revocations) =
+                tokio::join!(self.redis().query::<Value>(&cmd), self.redis().query::<bool>(&exists));
+            let revocations = revocations.unwrap_or_else(|e| {
                 tracing::warn!(error = ?e, "cannot tell whether revocations exist; looking them up");
                 true
             });
-            (reply, revocations)
+            (reply?, revocations)
         } else {
             let mut pipe = redis::pipe();
             pipe.add_command(cmd).cmd("EXISTS").arg(&self.inner.revocations.reasons);

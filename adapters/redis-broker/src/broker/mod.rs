@@ -52,8 +52,8 @@ struct Inner {
     /// SET of every queue name enqueued to.
     queues: String,
     keys: Mutex<HashMap<QueueName, Arc<QueueKeys>>>,
-    /// Queue names this process has added to `queues` (each is added once per process).
-    registered: Mutex<std::collections::HashSet<String>>,
+    /// On a cluster, when this process last added each queue name to `queues`.
+    registered: Mutex<HashMap<String, std::time::Instant>>,
 }
 
 impl RedisBroker {
