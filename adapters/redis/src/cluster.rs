@@ -183,7 +183,7 @@ pub(crate) async fn load_scripts(conn: &mut ClusterConnection, codes: &[&str]) -
 
 /// A node of the cluster, as `CLUSTER NODES` lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ClusterNodeInfo {
+pub(crate) struct ClusterNodeInfo {
     pub host: String,
     pub port: u16,
     pub master: bool,
@@ -194,9 +194,25 @@ pub struct ClusterNodeInfo {
 }
 
 impl ClusterNodeInfo {
-    pub fn addr(&self) -> String {
+    pub(crate) fn addr(&self) -> String {
         format!("{}:{}", self.host, self.port)
     }
+}
+
+/// The cluster's nodes as one node sees them (`CLUSTER NODES`).
+///
+/// # Errors
+/// No node answered (described).
+pub(crate) async fn nodes(conn: &mut ClusterConnection) -> Result<Vec<ClusterNodeInfo>, String> {
+    let text: String = conn
+        .route_command(
+            redis::cmd("CLUSTER").arg("NODES").clone(),
+            RoutingInfo::SingleNode(SingleNodeRoutingInfo::Random),
+        )
+        .await
+        .and_then(|v| redis::from_redis_value(v).map_err(Into::into))
+        .map_err(|e| crate::redis_error_kind(&e))?;
+    Ok(parse_nodes(&text))
 }
 
 /// Parses `CLUSTER NODES`.
@@ -344,15 +360,7 @@ pub(crate) const HEALTH_PREFIX: &str = "cluster: ";
 /// What is wrong with the cluster, naming the node, or `Ok` when every node answers, says
 /// `cluster_state:ok`, and every slot is served by a live master.
 pub(crate) async fn health(conn: &mut ClusterConnection) -> Result<(), String> {
-    let text: String = conn
-        .route_command(
-            redis::cmd("CLUSTER").arg("NODES").clone(),
-            RoutingInfo::SingleNode(SingleNodeRoutingInfo::Random),
-        )
-        .await
-        .and_then(|v| redis::from_redis_value(v).map_err(Into::into))
-        .map_err(|e| format!("{HEALTH_PREFIX}CLUSTER NODES failed: {}", crate::redis_error_kind(&e)))?;
-    let nodes = parse_nodes(&text);
+    let nodes = nodes(conn).await.map_err(|e| format!("{HEALTH_PREFIX}CLUSTER NODES failed: {e}"))?;
     // A failing master that still owns slots: those slots are down until its replica takes over.
     if let Some(bad) = nodes.iter().find(|n| n.failing && n.master && !n.slots.is_empty()) {
         return Err(format!("{HEALTH_PREFIX}node {} is failing or disconnected and serves slots", bad.addr()));

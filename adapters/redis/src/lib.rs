@@ -17,7 +17,7 @@ mod state;
 mod ttl;
 
 pub use cache::RedisCache;
-pub use cluster::{ClusterNodeInfo, key_slot};
+pub use cluster::key_slot;
 pub use pool::{BlockingConn, RedisConfig, RedisPool, RedisSetupError, redis_error_kind};
 pub use rate_limit::RedisRateLimiter;
 pub use reserved::{RedisConn, Reserved};

@@ -337,16 +337,8 @@ impl RedisPool {
     /// The cluster could not be asked.
     pub async fn masters(&self) -> Result<Vec<(String, u16)>, String> {
         let Backend::Cluster(c) = &self.backend else { return Ok(Vec::new()) };
-        let text: String = c
-            .conn()
-            .route_command(
-                redis::cmd("CLUSTER").arg("NODES").clone(),
-                redis::cluster_routing::RoutingInfo::SingleNode(redis::cluster_routing::SingleNodeRoutingInfo::Random),
-            )
-            .await
-            .and_then(|v| redis::from_redis_value(v).map_err(Into::into))
-            .map_err(|e| redis_error_kind(&e))?;
-        Ok(cluster::parse_nodes(&text)
+        Ok(cluster::nodes(&mut c.conn())
+            .await?
             .into_iter()
             .filter(|n| n.master && !n.failing && !n.slots.is_empty())
             .map(|n| (n.host, n.port))
