@@ -158,13 +158,14 @@ impl Infra {
             );
             let events = goodrobot_redis::RedisEventLog::new(pool.clone(), EVENT_LOG_CAPACITY);
             let store = Arc::new(
-                goodrobot_redis_broker::RedisWorkerStore::new(broker.clone(), results.clone()).with_events(events),
+                goodrobot_redis_broker::RedisWorkerStore::new(broker.clone(), results.clone())
+                    .with_events(events.clone()),
             );
             infra.worker_store = store.clone();
             infra.submit_store = Some(store);
             infra.results = Arc::new(results);
             infra.workers = Arc::new(goodrobot_redis::RedisWorkerRegistry::new(pool.clone()));
-            infra.events = Arc::new(goodrobot_redis::RedisEventLog::new(pool.clone(), EVENT_LOG_CAPACITY));
+            infra.events = Arc::new(events);
             infra.tasks = Backend::Redis;
             infra.health.push(cache);
             infra.redis = Some(pool);

@@ -186,14 +186,17 @@ impl RedisResults {
         parse_record(&reply)
     }
 
-    /// Adds `queue` to the known queues before a record of it is created.
-    async fn known_queue(&self, queue: &QueueName) -> Result<(), Failure> {
-        let _: i64 = self.inner.redis.query(redis::cmd("SADD").arg(&self.inner.queues).arg(queue.as_str())).await?;
-        Ok(())
+    /// Adds `queue` to the known queues (where calls by id look) before a record of it is
+    /// created on the rare path of a missing record; best effort, as in [`Self::run_known`].
+    async fn known_queue(&self, queue: &QueueName) {
+        if let Err(e) =
+            self.inner.redis.query::<i64>(redis::cmd("SADD").arg(&self.inner.queues).arg(queue.as_str())).await
+        {
+            tracing::warn!(error = ?e, "queue name not registered");
+        }
     }
 
-    /// Adds the record's queue to the known queues (where calls by id look) along with a write.
-    /// Runs `pipe` and adds `queues` to the known queues: in the same round trip on one node;
+    /// Runs `pipe` and adds `queues` to the known queues (where calls by id look): in the same round trip on one node;
     /// on a cluster at the same time but on its own and best effort (the set may live on a
     /// node that is down, which must not fail the write).
     async fn run_known<T: redis::FromRedisValue>(
@@ -319,7 +322,7 @@ impl ResultBackend for RedisResults {
             return Ok(rec);
         }
         // Missing (expired, or never written): made from the message, then changed.
-        self.known_queue(&msg.queue).await?;
+        self.known_queue(&msg.queue).await;
         let created = self.apply(&k, &p, Some(&TaskRecord::pending(msg, Utc::now()))).await?;
         created.ok_or_else(|| ResultError::Internal("the record was not stored".into()))
     }
@@ -331,7 +334,7 @@ impl ResultBackend for RedisResults {
         if let Some(applied) = self.set(&k, &p, None).await? {
             return Ok(applied);
         }
-        self.known_queue(&msg.queue).await?;
+        self.known_queue(&msg.queue).await;
         let created = self.set(&k, &p, Some(&TaskRecord::pending(msg, Utc::now()))).await?;
         created.ok_or_else(|| ResultError::Internal("the record was not stored".into()))
     }
