@@ -45,6 +45,25 @@ local function body_json(body)
   return string.sub(body, (string.find(body, '{', 1, true)))
 end
 
+-- A revocation store (the global one, or a queue's marks of tasks in flight) is a HASH of
+-- reasons and a ZSET of expiries. Removes up to 100 expired entries.
+local function prune_revoked(reasons, expiry, now)
+  local old = redis.call('ZRANGEBYSCORE', expiry, '-inf', now, 'LIMIT', 0, 100)
+  if #old > 0 then
+    redis.call('HDEL', reasons, unpack(old))
+    redis.call('ZREM', expiry, unpack(old))
+  end
+end
+
+-- Records `id`'s reason until now + ttl and extends both keys' TTL to at least ttl.
+local function mark_revoked(reasons, expiry, now, id, reason, ttl)
+  redis.call('HSET', reasons, id, reason)
+  redis.call('ZADD', expiry, now + ttl, id)
+  for _, k in ipairs({reasons, expiry}) do
+    if redis.call('PTTL', k) < ttl then redis.call('PEXPIRE', k, ttl) end
+  end
+end
+
 -- Moves a task to the dead letters with its failure (JSON), keeping the message.
 local function bury(msg, claim, dead, dedup, dedup_of, id, body, failure)
   redis.call('HSET', dead, id, '{"failure":' .. failure .. ',"message":' .. body_json(body) .. '}')

@@ -9,21 +9,13 @@ local msg, ready, delayed, claim, dedup, dedup_of, revoked, revoked_exp =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
 local id, reason, ttl = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local now = now_ms()
-local old = redis.call('ZRANGEBYSCORE', revoked_exp, '-inf', now, 'LIMIT', 0, 100)
-if #old > 0 then
-  redis.call('HDEL', revoked, unpack(old))
-  redis.call('ZREM', revoked_exp, unpack(old))
-end
+prune_revoked(revoked, revoked_exp, now)
 if redis.call('HEXISTS', msg, id) == 0 then return 0 end
 if redis.call('ZREM', ready, id) + redis.call('ZREM', delayed, id) > 0 then
   redis.call('HDEL', msg, id)
   redis.call('HDEL', claim, id)
 else
-  redis.call('HSET', revoked, id, reason)
-  redis.call('ZADD', revoked_exp, now + ttl, id)
-  for _, k in ipairs({revoked, revoked_exp}) do
-    if redis.call('PTTL', k) < ttl then redis.call('PEXPIRE', k, ttl) end
-  end
+  mark_revoked(revoked, revoked_exp, now, id, reason, ttl)
 end
 free_dedup(dedup, dedup_of, id)
 return 1
